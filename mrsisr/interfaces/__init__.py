@@ -1,0 +1,1 @@
+"""Nipype interfaces: every step of the mrsisr pipeline as a reusable node."""

@@ -1,0 +1,158 @@
+"""The Multi-encoder UNet with data consistency, in all of the paper's conditioning variants.
+
+Geometry (DESIGN.md §4): each encoder sees the metabolite map upsampled from ``N×N×1`` to
+``3N×3N×3`` next to one MRI block (T1w or FLAIR). Level 1 works on the 3 thin sub-slices with
+3×3×3 kernels; max-pooling (2,2,3) collapses the depth to one, so levels 2–5 (3×3×1 kernels on a
+single sub-slice) are computed as 2-D convolutions — the same arithmetic without a unit depth axis.
+Trilinear upsampling from depth 1 to 3 replicates the sub-slice, so it is done as bilinear
+upsampling in-plane plus a broadcast along depth.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mrsisr import kspace
+from mrsisr.models.blocks import ConvBlock, ConvFactory, NormFactory
+from mrsisr.models.conditioning import Conditions, PlainConv
+
+__all__ = ["MultiEncoderUNet"]
+
+
+def _upsample_to_depth3(x: torch.Tensor, scale: int) -> torch.Tensor:
+    """(B, C, H, W) → (B, C, scale·H, scale·W, 3): bilinear in-plane, replicated over 3 sub-slices."""
+    up = F.interpolate(x, scale_factor=scale, mode="bilinear", align_corners=False)
+    return up.unsqueeze(-1).expand(*up.shape, 3)
+
+
+class _Encoder(nn.Module):
+    """Five levels; returns the skip features of levels 1–4 and the level-5 bottleneck."""
+
+    def __init__(self, features: tuple[int, ...], make_conv: ConvFactory, make_norm: NormFactory) -> None:
+        super().__init__()
+        channels = (2,) + tuple(features)
+        self.levels = nn.ModuleList(
+            ConvBlock(channels[i], channels[i + 1], (3, 3, 3) if i == 0 else (3, 3), make_conv, make_norm)
+            for i in range(len(features))
+        )
+
+    def forward(self, x: torch.Tensor, cond: Conditions) -> list[torch.Tensor]:
+        """(B, 2, 3N, 3N, 3) → [(B, f1, 3N, 3N, 3), (B, f2, 3N/2, 3N/2), …, (B, f5, 3N/16, 3N/16)]."""
+        outputs = []
+        for index, level in enumerate(self.levels):
+            if index == 1:
+                x = F.max_pool3d(x, (2, 2, 3)).squeeze(-1)
+            elif index > 1:
+                x = F.max_pool2d(x, 2)
+            x = level(x, cond)
+            outputs.append(x)
+        return outputs
+
+
+class _DecoderLevel(nn.Module):
+    """Upsample, plain convolution (with bias), concatenate both encoders' skips, block."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: tuple[int, ...],
+                 make_conv: ConvFactory, make_norm: NormFactory) -> None:
+        super().__init__()
+        self.up_conv = PlainConv(in_channels, out_channels, kernel_size, bias=True)
+        self.block = ConvBlock(3 * out_channels, out_channels, kernel_size, make_conv, make_norm)
+
+    def forward(self, x: torch.Tensor, skips: tuple[torch.Tensor, torch.Tensor], cond: Conditions) -> torch.Tensor:
+        if skips[0].ndim == 5:
+            x = _upsample_to_depth3(x, 2)
+        else:
+            x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+        return self.block(torch.cat([self.up_conv(x), *skips], dim=1), cond)
+
+
+class MultiEncoderUNet(nn.Module):
+    """Two-encoder UNet super-resolving an ``N×N`` metabolite map with T1w and FLAIR priors.
+
+    ``lr ↑ ⊕ T1w → encoder 1 ┐
+    lr ↑ ⊕ FLAIR → encoder 2 ┴→ decoder (skips of both) → 1×1×1 conv → sigmoid → avg-pool 3 → DC``
+
+    Args:
+        make_conv: factory of the block convolutions (plain, Filter Scaling, Hypernetwork, …).
+        make_norm: factory of the block normalisations (IN, CIN on λ, AMLayer).
+        features: channels of the five levels (paper: 8, 16, 32, 64, 128).
+        uses: which conditions the variant depends on (a subset of ``("n", "metabolite", "lam")``);
+            a batch whose samples agree on these runs the one-condition fast path.
+        data_consistency: replace the output's central ``n×n`` k-space by the input's.
+    """
+
+    def __init__(self, make_conv: ConvFactory, make_norm: NormFactory,
+                 features: tuple[int, ...] = (8, 16, 32, 64, 128), uses: tuple[str, ...] = (),
+                 data_consistency: bool = True) -> None:
+        super().__init__()
+        if len(features) != 5 or any(f < 1 for f in features):
+            raise ValueError(f"features must be five positive channel counts, got {features}")
+        unknown = set(uses) - set(Conditions._fields)
+        if unknown:
+            raise ValueError(f"uses names unknown conditions {sorted(unknown)}; known: {Conditions._fields}")
+        self.features = tuple(features)
+        self.uses = tuple(uses)
+        self.data_consistency = data_consistency
+        self.encoders = nn.ModuleList(_Encoder(self.features, make_conv, make_norm) for _ in range(2))
+        self.decoder = nn.ModuleList(
+            _DecoderLevel(2 * features[i + 1] if i == 3 else features[i + 1], features[i],
+                          (3, 3, 3) if i == 0 else (3, 3), make_conv, make_norm)
+            for i in reversed(range(4))
+        )
+        self.head = PlainConv(features[0], 1, (1, 1, 1), bias=True)
+
+    def conditions(self, n: torch.Tensor, metabolite: torch.Tensor, lam: torch.Tensor,
+                   batch: int, per_sample: bool = False) -> Conditions:
+        """Pack the conditions; collapse them to one (``G = 1``) when the batch agrees on them."""
+        def as_batch(value: torch.Tensor | float, dtype: torch.dtype) -> torch.Tensor:
+            value = torch.as_tensor(value, dtype=dtype)
+            value = value.reshape(-1)
+            if value.numel() == 1:
+                value = value.expand(batch)
+            if value.numel() != batch:
+                raise ValueError(f"a condition has {value.numel()} values for a batch of {batch}")
+            return value
+
+        cond = Conditions(as_batch(n, torch.int64), as_batch(metabolite, torch.int64),
+                          as_batch(lam, torch.float32))
+        if per_sample or batch == 1:
+            return cond
+        if all(bool((getattr(cond, name) == getattr(cond, name)[0]).all()) for name in self.uses):
+            return Conditions(*(value[:1] for value in cond))
+        return cond
+
+    def forward(self, t1: torch.Tensor, flair: torch.Tensor, lr: torch.Tensor, n: torch.Tensor,
+                metabolite: torch.Tensor, lam: torch.Tensor, per_sample: bool = False) -> torch.Tensor:
+        """Super-resolve a batch of zero-filled maps.
+
+        Args:
+            t1, flair: MRI blocks (B, 1, 3N, 3N, 3), each scaled to [0, 1].
+            lr: zero-filled magnitude maps (B, 1, N, N), scaled to [0, 1].
+            n: acquired matrix sizes (B,) (even, ≤ N).
+            metabolite: indices into :data:`mrsisr.METABOLITES` (B,).
+            lam: sharpness weights λ (B,).
+            per_sample: force the per-sample (grouped) path even when conditions agree (reference).
+
+        Returns:
+            super-resolved maps (B, 1, N, N).
+        """
+        if t1.shape != flair.shape or t1.ndim != 5 or t1.shape[-1] != 3:
+            raise ValueError(f"t1 and flair must both be (B, 1, 3N, 3N, 3), got {tuple(t1.shape)}, {tuple(flair.shape)}")
+        if lr.ndim != 4 or t1.shape[2:4] != (3 * lr.shape[2], 3 * lr.shape[3]):
+            raise ValueError(f"lr must be (B, 1, N, N) with the MRI at 3N, got {tuple(lr.shape)} for {tuple(t1.shape)}")
+        cond = self.conditions(n, metabolite, lam, lr.shape[0], per_sample)
+        cond = Conditions(*(value.to(lr.device) for value in cond))
+        lr_up = _upsample_to_depth3(lr, 3)
+        skips = [enc(torch.cat([lr_up, mri], dim=1), cond) for enc, mri in zip(self.encoders, (t1, flair))]
+        x = torch.cat([skips[0][-1], skips[1][-1]], dim=1)
+        for offset, level in enumerate(self.decoder):
+            depth = 3 - offset
+            x = level(x, (skips[0][depth], skips[1][depth]), cond)
+        sr = F.avg_pool3d(torch.sigmoid(self.head(x)), 3).squeeze(-1)
+        if not self.data_consistency:
+            return sr
+        n_full = torch.as_tensor(n, device=lr.device).reshape(-1).expand(lr.shape[0])
+        return kspace.data_consistency(lr, sr, n_full).to(sr.dtype)
+

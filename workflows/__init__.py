@@ -1,0 +1,1 @@
+"""Nipype workflow builders (``init_*_wf``) chaining :mod:`mrsisr.interfaces`."""
