@@ -143,7 +143,8 @@ class FilterScaledConv(PlainConv):
 
     ``f'[o, i] = c(cond)[o, i] · f[o, i]`` with ``c = Linear(code → Cout·Cin)`` of a
     :class:`MatrixCode` (Filter Scaling, Eqn. 2) or :class:`MatrixMetaboliteCode` (with Met, Eqn. 3).
-    The scales start at one (zero weight, unit bias) so that training begins from the plain network.
+    The scales start near one (unit bias, small weights) so training begins close to the plain
+    network while the conditions already steer it.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: tuple[int, ...],
@@ -151,7 +152,7 @@ class FilterScaledConv(PlainConv):
         super().__init__(in_channels, out_channels, kernel_size, bias=False)
         self.code = code
         self.to_scale = nn.Linear(code.out_features, out_channels * in_channels)
-        nn.init.zeros_(self.to_scale.weight)
+        nn.init.uniform_(self.to_scale.weight, -0.05, 0.05)
         nn.init.ones_(self.to_scale.bias)
 
     def forward(self, x: torch.Tensor, cond: Conditions) -> torch.Tensor:
@@ -203,14 +204,14 @@ def _broadcast(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 class ConditionalInstanceNorm(InstanceNorm):
     """Conditional Instance Normalisation on λ: ``y = (1 + γ(λ)) · IN(x) + β(λ)`` (Eqn. 5).
 
-    ``[γ, β] = Linear(width → 2C)(MLP(λ/0.1))``, initialised at zero so the layer starts as plain IN.
+    ``[γ, β] = Linear(width → 2C)(MLP(λ/0.1))``, initialised small so the layer starts close to IN.
     """
 
     def __init__(self, channels: int, width: int = 64, depth: int = 4) -> None:
         super().__init__(channels)
         self.mlp = ConditionMLP(1, width, depth)
         self.to_affine = nn.Linear(width, 2 * channels)
-        nn.init.zeros_(self.to_affine.weight)
+        nn.init.uniform_(self.to_affine.weight, -0.05, 0.05)
         nn.init.zeros_(self.to_affine.bias)
 
     def forward(self, x: torch.Tensor, cond: Conditions) -> torch.Tensor:
@@ -232,9 +233,6 @@ class AMLayerNorm(InstanceNorm):
         self.code = nn.Sequential(MatrixCode(width, depth), nn.Linear(width, channels))
         self.shift = nn.Sequential(ConditionMLP(2 * channels, width, depth), nn.Linear(width, channels))
         self.scale = nn.Sequential(ConditionMLP(2 * channels, width, depth), nn.Linear(width, channels))
-        for head in (self.shift[-1], self.scale[-1]):
-            nn.init.zeros_(head.weight)
-            nn.init.zeros_(head.bias)
 
     def forward(self, x: torch.Tensor, cond: Conditions) -> torch.Tensor:
         dims = tuple(range(2, x.ndim))

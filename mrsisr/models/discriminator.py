@@ -28,8 +28,8 @@ class Discriminator(nn.Module):
         super().__init__()
         if len(channels) != 4:
             raise ValueError(f"channels must list 4 widths, got {channels}")
-        if (3 * map_size) % 32:
-            raise ValueError(f"map_size must make 3·map_size divisible by 32, got {map_size}")
+        if (3 * map_size) % 16:
+            raise ValueError(f"map_size must make 3·map_size divisible by 16, got {map_size}")
         self.first = nn.Conv3d(in_channels, channels[0], (4, 4, 3), stride=(2, 2, 3), padding=(1, 1, 0))
         self.rest = nn.ModuleList(
             nn.Conv2d(c_in, c_out, 4, stride=2, padding=1) for c_in, c_out in zip(channels[:-1], channels[1:])

@@ -1,0 +1,255 @@
+"""Prepared-slice datasets: the on-disk format, batching by condition, augmentation.
+
+On-disk format (one compressed NumPy archive per subject/session, ``<label>_slices.npz``, written by
+:func:`save_subject` — the preprocessing workflow and ``mrsisr-synth`` write it; read without
+pickle):
+
+=============== ========================== ===============================================
+key             shape, dtype               meaning
+=============== ========================== ===============================================
+``maps``        (S, M, N, N) float32       high-resolution maps, quality-masked (0 = rejected)
+``masks``       (S, M, N, N) uint8         1 where the voxel passed the quality filter
+``t1``          (S, 3N, 3N, 3) float16     skull-stripped T1w on the 3× MRSI grid, per slice
+``flair``       (S, 3N, 3N, 3) float16     co-registered FLAIR on the 3× MRSI grid, per slice
+``metabolites`` (M,) unicode               names (from :data:`mrsisr.METABOLITES`)
+``slices``      (S,) int32                 axial slice indices in the MRSI volume (0-based)
+``affine``      (4, 4) float64             MRSI grid affine (voxel → scanner RAS mm)
+``subject``     () unicode                 subject (and session) label
+=============== ========================== ===============================================
+
+The network sees each slice scaled by the maximum of its low-resolution map (known at inference
+time, unlike the ground truth's) and each MRI block by its own maximum.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mrsisr import METABOLITES, TRAINED_MATRIX_SIZES, kspace
+
+__all__ = ["SubjectSlices", "save_subject", "load_subject", "load_dataset", "Batch", "BatchSampler",
+           "make_batch", "augment", "kfold_split", "normalise_pair"]
+
+_REQUIRED = ("maps", "masks", "t1", "flair", "metabolites", "slices", "affine", "subject")
+
+
+@dataclass
+class SubjectSlices:
+    """One subject's prepared slices (see the module docstring for shapes)."""
+
+    subject: str
+    maps: np.ndarray
+    masks: np.ndarray
+    t1: np.ndarray
+    flair: np.ndarray
+    metabolites: tuple[str, ...]
+    slices: np.ndarray
+    affine: np.ndarray
+
+    def __post_init__(self) -> None:
+        s, m, n, n2 = self.maps.shape
+        if n != n2 or self.masks.shape != self.maps.shape:
+            raise ValueError(f"{self.subject}: maps {self.maps.shape} and masks {self.masks.shape} must be (S, M, N, N)")
+        if self.t1.shape != (s, 3 * n, 3 * n, 3) or self.flair.shape != self.t1.shape:
+            raise ValueError(f"{self.subject}: MRI blocks {self.t1.shape}/{self.flair.shape} must be {(s, 3 * n, 3 * n, 3)}")
+        unknown = set(self.metabolites) - set(METABOLITES)
+        if unknown or len(self.metabolites) != m:
+            raise ValueError(f"{self.subject}: metabolites {self.metabolites} must be {m} names of {METABOLITES}")
+
+
+def save_subject(data: SubjectSlices, path: str | Path) -> Path:
+    """Write one subject's slices as ``.npz`` (atomically: a partial file never has the final name)."""
+    path = Path(path)
+    partial = path.with_name(path.name + ".part.npz")
+    np.savez_compressed(partial, maps=data.maps.astype(np.float32), masks=data.masks.astype(np.uint8),
+                        t1=data.t1.astype(np.float16), flair=data.flair.astype(np.float16),
+                        metabolites=np.array(data.metabolites), slices=np.asarray(data.slices, np.int32),
+                        affine=np.asarray(data.affine, np.float64), subject=np.array(data.subject))
+    partial.replace(path)
+    return path
+
+
+def load_subject(path: str | Path) -> SubjectSlices:
+    """Read one ``*_slices.npz`` file (no pickle), checking its keys and shapes."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            missing = [key for key in _REQUIRED if key not in archive.files]
+            if missing:
+                raise ValueError(f"{path} lacks {missing}: not a prepared-slice file")
+            fields = {key: archive[key] for key in _REQUIRED}
+    except (OSError, EOFError) as error:
+        raise ValueError(f"cannot read prepared slices {path}: {error}") from error
+    return SubjectSlices(subject=str(fields["subject"]), maps=fields["maps"], masks=fields["masks"],
+                         t1=fields["t1"], flair=fields["flair"],
+                         metabolites=tuple(str(m) for m in fields["metabolites"]),
+                         slices=fields["slices"], affine=fields["affine"])
+
+
+def load_dataset(directory: str | Path) -> list[SubjectSlices]:
+    """All ``*_slices.npz`` under ``directory`` (recursively), sorted by subject."""
+    paths = sorted(Path(directory).rglob("*_slices.npz"))
+    if not paths:
+        raise FileNotFoundError(f"no *_slices.npz prepared-slice files under {directory}")
+    return sorted((load_subject(path) for path in paths), key=lambda item: item.subject)
+
+
+def kfold_split(subjects: list[str], folds: int, fold: int) -> dict[str, list[str]]:
+    """Subject-wise split: fold ``fold`` is the test set, the next one validation, the rest training.
+
+    With 15 subjects and 5 folds this is the paper's 9 / 3 / 3. ``folds=1`` puts everyone in training.
+    """
+    if folds == 1:
+        return {"train": list(subjects), "validation": [], "test": []}
+    if not 0 <= fold < folds or folds > len(subjects):
+        raise ValueError(f"fold {fold} of {folds} is impossible with {len(subjects)} subjects")
+    groups = [list(subjects[i::folds]) for i in range(folds)]
+    test, validation = groups[fold], groups[(fold + 1) % folds]
+    train = [s for s in subjects if s not in test and s not in validation]
+    return {"train": train, "validation": validation, "test": test}
+
+
+@dataclass
+class Batch:
+    """Tensors of one batch (B samples sharing a metabolite); shapes as the generator expects."""
+
+    t1: torch.Tensor  # (B, 1, 3N, 3N, 3)
+    flair: torch.Tensor  # (B, 1, 3N, 3N, 3)
+    lr: torch.Tensor  # (B, 1, N, N)
+    target: torch.Tensor  # (B, 1, N, N)
+    mask: torch.Tensor  # (B, 1, N, N)
+    n: torch.Tensor  # (B,)
+    metabolite: torch.Tensor  # (B,)
+    lam: torch.Tensor  # (B,)
+
+    def to(self, device: torch.device | str) -> "Batch":
+        return Batch(**{key: value.to(device, non_blocking=True) for key, value in vars(self).items()})
+
+
+def normalise_pair(hr: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Simulate the ``n×n`` acquisition of ``hr`` (…, N, N) and scale both by the LR maximum.
+
+    Returns ``(lr_scaled, hr_scaled, scale)`` with ``scale`` of shape (…, 1, 1).
+    """
+    lr = kspace.truncate(hr.astype(np.float64), n)
+    scale = lr.max(axis=(-2, -1), keepdims=True)
+    scale = np.where(scale > 0, scale, 1.0)
+    return (lr / scale).astype(np.float32), (hr / scale).astype(np.float32), scale
+
+
+def _shift(image: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """Shift the first two axes by whole pixels, filling with zeros (no wrap-around)."""
+    out = np.zeros_like(image)
+    h, w = image.shape[:2]
+    src_y, dst_y = slice(max(-dy, 0), h - max(dy, 0)), slice(max(dy, 0), h - max(-dy, 0))
+    src_x, dst_x = slice(max(-dx, 0), w - max(dx, 0)), slice(max(dx, 0), w - max(-dx, 0))
+    out[dst_y, dst_x] = image[src_y, src_x]
+    return out
+
+
+def augment(rng: np.random.Generator, hr: np.ndarray, mask: np.ndarray, t1: np.ndarray, flair: np.ndarray,
+            max_shift: int = 3) -> tuple[np.ndarray, ...]:
+    """The paper's augmentation of one sample, identical for map, mask and MRI.
+
+    Random 90° rotation and flip in-plane, a shift of up to ``max_shift`` MRSI voxels (3× that on
+    the MRI), and a random reversal of the MRI sub-slice order. ``hr``, ``mask``: (N, N);
+    ``t1``, ``flair``: (3N, 3N, 3).
+    """
+    k, flip = int(rng.integers(4)), bool(rng.integers(2))
+    dy, dx = (int(v) for v in rng.integers(-max_shift, max_shift + 1, size=2))
+    reverse = bool(rng.integers(2))
+
+    def geometric(image: np.ndarray, factor: int) -> np.ndarray:
+        image = np.rot90(image, k, axes=(0, 1))
+        if flip:
+            image = image[:, ::-1]
+        return _shift(np.ascontiguousarray(image), factor * dy, factor * dx)
+
+    t1, flair = (geometric(block, 3) for block in (t1, flair))
+    if reverse:
+        t1, flair = t1[..., ::-1], flair[..., ::-1]
+    return geometric(hr, 1), geometric(mask, 1), np.ascontiguousarray(t1), np.ascontiguousarray(flair)
+
+
+def _scale_mri(block: np.ndarray) -> np.ndarray:
+    peak = block.max()
+    return (block / peak if peak > 0 else block).astype(np.float32)
+
+
+def make_batch(items: list[tuple[SubjectSlices, int, int]], n: int, lam: float,
+               rng: np.random.Generator | None = None) -> Batch:
+    """Assemble samples ``(subject, slice position, metabolite position)`` into a :class:`Batch`.
+
+    With ``rng`` the samples are augmented; the LR input is simulated after augmentation.
+    """
+    columns: dict[str, list[np.ndarray]] = {key: [] for key in ("hr", "mask", "t1", "flair")}
+    metabolite_index = []
+    for data, slice_pos, met_pos in items:
+        sample = (data.maps[slice_pos, met_pos], data.masks[slice_pos, met_pos],
+                  data.t1[slice_pos].astype(np.float32), data.flair[slice_pos].astype(np.float32))
+        if rng is not None:
+            sample = augment(rng, *sample)
+        for key, value in zip(columns, sample):
+            columns[key].append(value)
+        metabolite_index.append(METABOLITES.index(data.metabolites[met_pos]))
+    hr = np.stack(columns["hr"]) * np.stack(columns["mask"])
+    lr, target, _ = normalise_pair(hr, n)
+    size = len(items)
+    return Batch(
+        t1=torch.from_numpy(np.stack([_scale_mri(b) for b in columns["t1"]])[:, None]),
+        flair=torch.from_numpy(np.stack([_scale_mri(b) for b in columns["flair"]])[:, None]),
+        lr=torch.from_numpy(lr[:, None]), target=torch.from_numpy(target[:, None]),
+        mask=torch.from_numpy(np.stack(columns["mask"]).astype(np.float32)[:, None]),
+        n=torch.full((size,), n, dtype=torch.int64),
+        metabolite=torch.tensor(metabolite_index, dtype=torch.int64),
+        lam=torch.full((size,), float(lam), dtype=torch.float32),
+    )
+
+
+class BatchSampler:
+    """Draws the paper's batches: one metabolite, one n and one λ per batch.
+
+    ``n`` is uniform over ``matrix_sizes`` (even 16…32); λ is uniform in ``[0, lam_max]`` except a
+    fraction ``lam_zero_fraction`` of batches at λ = 0 (λ is always 0 when ``lam_max`` is 0).
+    One epoch visits every (subject, slice, metabolite) sample once, in random order.
+    """
+
+    def __init__(self, subjects: list[SubjectSlices], batch_size: int = 8,
+                 matrix_sizes: tuple[int, ...] = TRAINED_MATRIX_SIZES, lam_max: float = 0.0,
+                 lam_zero_fraction: float = 0.1) -> None:
+        if not subjects:
+            raise ValueError("no training subjects")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        self.subjects = subjects
+        self.batch_size = batch_size
+        self.matrix_sizes = tuple(matrix_sizes)
+        self.lam_max = lam_max
+        self.lam_zero_fraction = lam_zero_fraction
+        self.by_metabolite: dict[str, list[tuple[int, int, int]]] = {}
+        for s_index, data in enumerate(subjects):
+            for m_index, name in enumerate(data.metabolites):
+                for slice_pos in range(data.maps.shape[0]):
+                    self.by_metabolite.setdefault(name, []).append((s_index, slice_pos, m_index))
+
+    def __len__(self) -> int:
+        return sum(-(-len(v) // self.batch_size) for v in self.by_metabolite.values())
+
+    def epoch(self, rng: np.random.Generator) -> list[tuple[list[tuple[SubjectSlices, int, int]], int, float]]:
+        """The batches of one epoch: ``(items, n, λ)`` each, shuffled."""
+        batches = []
+        for entries in self.by_metabolite.values():
+            order = rng.permutation(len(entries))
+            for start in range(0, len(order), self.batch_size):
+                chosen = [entries[i] for i in order[start:start + self.batch_size]]
+                items = [(self.subjects[s], slice_pos, m) for s, slice_pos, m in chosen]
+                n = int(rng.choice(self.matrix_sizes))
+                lam = 0.0
+                if self.lam_max > 0 and rng.random() >= self.lam_zero_fraction:
+                    lam = float(rng.uniform(0.0, self.lam_max))
+                batches.append((items, n, lam))
+        return [batches[i] for i in rng.permutation(len(batches))]

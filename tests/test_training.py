@@ -1,0 +1,186 @@
+"""Losses, prepared-slice data, the trainer (steps, resume) and weights files."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from mrsisr.losses import critic_loss, generator_loss, masked_l1, masked_ms_ssim
+from mrsisr.models import build
+from mrsisr.models.weights import WeightsError, load_model, save_weights
+from mrsisr.training.data import (BatchSampler, SubjectSlices, augment, kfold_split, load_dataset, make_batch,
+                                  save_subject)
+from mrsisr.training.trainer import TrainConfig, Trainer
+
+TINY = {"base_features": 2, "latent_width": 4, "sharpness_width": 4}
+N = 16
+
+
+def make_subject(label: str, rng: np.random.Generator, slices: int = 3) -> SubjectSlices:
+    yy, xx = np.mgrid[:N, :N]
+    maps = np.stack([
+        np.stack([np.exp(-((yy - 8 - rng.normal()) ** 2 + (xx - 7 - m) ** 2) / (12 + 4 * m)) + 0.1 for m in range(2)])
+        for _ in range(slices)]).astype(np.float32)
+    masks = np.ones_like(maps, dtype=np.uint8)
+    masks[..., :2, :] = 0
+    anatomy = np.repeat(np.kron(maps[:, 0], np.ones((3, 3)))[..., None], 3, axis=-1).astype(np.float16)
+    return SubjectSlices(label, maps * masks, masks, anatomy, 1 - anatomy, ("tCho", "NAA"), np.arange(slices),
+                         np.diag([3.4, 3.4, 3.4, 1.0]))
+
+
+@pytest.fixture
+def dataset_dir(tmp_path):
+    rng = np.random.default_rng(0)
+    for index in range(5):
+        save_subject(make_subject(f"{index:02d}", rng), tmp_path / f"sub-{index:02d}_slices.npz")
+    return tmp_path
+
+
+def test_masked_losses_ignore_rejected_voxels():
+    target = torch.rand(2, 1, 16, 16)
+    mask = torch.ones_like(target)
+    mask[..., :4, :] = 0
+    output = target.clone()
+    output[..., :4, :] = 5.0  # garbage where the ground truth is invalid
+    assert masked_l1(output * mask, target * mask, mask).item() == 0.0
+    assert masked_ms_ssim(output * mask, target * mask, mask).item() == pytest.approx(1.0, abs=1e-5)
+    loss, parts = generator_loss(output * mask, target * mask, mask)
+    assert loss.item() == pytest.approx(0.0, abs=1e-5) and parts["l1"] == 0.0
+
+
+def test_adversarial_term_is_weighted_by_lambda():
+    target, output, mask = torch.rand(2, 1, 16, 16), torch.rand(2, 1, 16, 16), torch.ones(2, 1, 16, 16)
+    scores = torch.tensor([2.0, 4.0])
+    plain, _ = generator_loss(output, target, mask)
+    weighted, parts = generator_loss(output, target, mask, critic_scores=scores, lam=torch.tensor([0.1, 0.0]))
+    assert (weighted - plain).item() == pytest.approx(-0.1, abs=1e-6)
+    assert parts["adversarial"] == pytest.approx(-3.0)
+
+
+def test_critic_loss_has_gradient_penalty():
+    critic = build("discriminator", map_size=16)
+    real, fake = torch.rand(2, 4, 48, 48, 3), torch.rand(2, 4, 48, 48, 3)
+    with_gp, _ = critic_loss(critic, real, fake, gp_weight=10.0)
+    without, distance = critic_loss(critic, real, fake, gp_weight=0.0)
+    assert with_gp.item() > without.item() and without.item() == pytest.approx(-distance, abs=1e-5)
+
+
+def test_kfold_is_subject_wise_and_matches_the_paper():
+    subjects = [f"{i:02d}" for i in range(15)]
+    seen_test = []
+    for fold in range(5):
+        split = kfold_split(subjects, 5, fold)
+        assert [len(split[k]) for k in ("train", "validation", "test")] == [9, 3, 3]
+        assert not set(split["train"]) & (set(split["test"]) | set(split["validation"]))
+        seen_test += split["test"]
+    assert sorted(seen_test) == subjects
+
+
+def test_augmentation_moves_map_and_mri_together():
+    rng = np.random.default_rng(5)
+    hr = np.zeros((N, N), np.float32)
+    hr[4, 10] = 1.0
+    mri = np.repeat(np.kron(hr, np.ones((3, 3)))[..., None], 3, axis=-1)
+    for _ in range(10):
+        a_hr, a_mask, a_t1, _ = augment(rng, hr, np.ones_like(hr), mri, mri)
+        if a_hr.sum() == 0:  # shifted out of the field of view
+            continue
+        y, x = np.argwhere(a_hr == 1.0)[0]
+        assert a_t1[3 * y + 1, 3 * x + 1, 1] == 1.0 and a_t1.sum() == 27
+
+
+def test_batches_share_metabolite_n_and_lambda(dataset_dir):
+    subjects = load_dataset(dataset_dir)
+    sampler = BatchSampler(subjects, batch_size=4, matrix_sizes=(4, 8), lam_max=0.1)
+    batches = sampler.epoch(np.random.default_rng(0))
+    assert len(batches) == len(sampler) == 2 * 4  # 2 metabolites × ceil(15 slices / 4)
+    for items, n, lam in batches:
+        assert len({data.metabolites[m] for data, _, m in items}) == 1
+        assert n in (4, 8) and 0 <= lam <= 0.1
+    items = max((b[0] for b in batches), key=len)
+    batch = make_batch(items, 8, 0.05)
+    assert batch.lr.shape == (4, 1, N, N) and batch.t1.shape == (4, 1, 3 * N, 3 * N, 3)
+    assert torch.allclose(batch.lr.amax(dim=(2, 3)), torch.ones(4))  # scaled by the LR maximum
+
+
+def test_a_few_steps_lower_the_loss_on_a_fixed_batch(dataset_dir):
+    torch.manual_seed(0)
+    subjects = load_dataset(dataset_dir)
+    batch = make_batch([(subjects[0], s, 0) for s in range(3)], 8, 0.0)
+    model = build("filter-scaling-met", **TINY)
+    optimiser = torch.optim.Adam(model.parameters(), 3e-3)
+    losses = []
+    for _ in range(25):
+        output = model(batch.t1, batch.flair, batch.lr, batch.n, batch.metabolite, batch.lam) * batch.mask
+        loss, _ = generator_loss(output, batch.target, batch.mask)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
+    assert np.mean(losses[-5:]) < 0.7 * np.mean(losses[:5])
+
+
+def config(**overrides) -> TrainConfig:
+    values = dict(variant="mcm", model=TINY, epochs=2, batch_size=4, matrix_sizes=(4, 8), critic_steps=2,
+                  validation_matrix_sizes=(8,), device="cpu")
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+def test_training_writes_weights_card_logs_and_resumes(dataset_dir, tmp_path):
+    subjects = load_dataset(dataset_dir)
+    out = tmp_path / "run"
+    card = Trainer(config(epochs=1), subjects, out).run(progress=False)
+    assert card["epochs"] == 1 and card["steps"] > 0
+    assert {"model.safetensors", "model.json", "checkpoint.pt", "log.csv", "log.json"} <= {p.name for p in out.iterdir()}
+    assert json.loads((out / "model.json").read_text())["data"]["split"]["test"] == ["00"]
+    first_steps = card["steps"]
+    resumed = Trainer(config(epochs=2), subjects, out)
+    assert resumed.load_checkpoint() and resumed.step == first_steps and resumed.epoch == 1
+    card2 = resumed.run(progress=False)
+    assert card2["epochs"] == 2 and card2["steps"] > first_steps
+    assert len(json.loads((out / "log.json").read_text())) == 2
+    assert "val_psnr" in json.loads((out / "log.json").read_text())[-1]
+
+
+def test_resume_refuses_a_checkpoint_of_another_run(dataset_dir, tmp_path):
+    subjects = load_dataset(dataset_dir)
+    Trainer(config(epochs=1, adversarial=False, max_steps=1), subjects, tmp_path).run(progress=False)
+    with pytest.raises(ValueError, match="different run"):
+        Trainer(config(variant="filter-scaling", epochs=1), subjects, tmp_path).run(progress=False)
+
+
+def test_weights_round_trip_through_safetensors(tmp_path):
+    torch.manual_seed(0)
+    model = build("mcm", **TINY).eval()
+    path = save_weights(model, tmp_path / "w.safetensors")
+    loaded = load_model(path)
+    t1, lr = torch.rand(1, 1, 48, 48, 3), torch.rand(1, 1, 16, 16)
+    args = (t1, t1, lr, torch.tensor([8]), torch.tensor([2]), torch.tensor([0.03]))
+    with torch.no_grad():
+        torch.testing.assert_close(model(*args), loaded(*args))
+    half = load_model(save_weights(model, tmp_path / "h.safetensors", half=True))
+    with torch.no_grad():
+        assert (model(*args) - half(*args)).abs().max() < 1e-3
+
+
+def test_corrupt_and_mismatched_weights_give_clear_errors(tmp_path):
+    missing = tmp_path / "nothing.safetensors"
+    with pytest.raises(WeightsError, match="does not exist"):
+        load_model(missing)
+    garbage = tmp_path / "garbage.safetensors"
+    garbage.write_bytes(b"\x80\x04pickled-looking bytes")
+    with pytest.raises(WeightsError, match="not a safetensors file"):
+        load_model(garbage)
+    good = save_weights(build("mcm", **TINY), tmp_path / "good.safetensors")
+    truncated = tmp_path / "truncated.safetensors"
+    truncated.write_bytes(good.read_bytes()[:-100])
+    with pytest.raises(WeightsError, match="corrupt or truncated"):
+        load_model(truncated)
+    from safetensors.torch import load_file, save_file
+    tensors = load_file(str(good))
+    tensors.pop(next(iter(tensors)))
+    save_file(tensors, str(tmp_path / "mismatch.safetensors"), metadata={"variant": "mcm", "config": json.dumps(TINY)})
+    with pytest.raises(WeightsError, match="missing"):
+        load_model(tmp_path / "mismatch.safetensors")
