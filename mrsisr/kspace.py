@@ -48,6 +48,8 @@ __all__ = [
     "zero_fill",
     "data_consistency",
     "coarse_grid_affine",
+    "fine_grid_affine",
+    "coarse_index",
 ]
 
 
@@ -183,3 +185,20 @@ def coarse_grid_affine(fine_affine: np.ndarray, fine_size: int, n: int) -> np.nd
         index_map[axis, axis] = factor
         index_map[axis, 3] = fine_size // 2 - factor * (n // 2)
     return np.asarray(fine_affine, dtype=float) @ index_map
+
+
+def fine_grid_affine(coarse_affine: np.ndarray, n: int, fine_size: int) -> np.ndarray:
+    """Inverse of :func:`coarse_grid_affine`: the ``fine_size`` grid of an ``n×n`` acquisition grid."""
+    factor = fine_size / n
+    index_map = np.eye(4)
+    for axis in (0, 1):
+        index_map[axis, axis] = factor
+        index_map[axis, 3] = fine_size // 2 - factor * (n // 2)
+    return np.asarray(coarse_affine, dtype=float) @ np.linalg.inv(index_map)
+
+
+def coarse_index(fine_size: int, n: int) -> np.ndarray:
+    """For each fine in-plane index, the coarse (``n``-grid) voxel whose area holds its centre."""
+    factor = fine_size / n
+    coarse = (np.arange(fine_size) - fine_size // 2) / factor + n // 2
+    return np.clip(np.floor(coarse + 0.5).astype(int), 0, n - 1)

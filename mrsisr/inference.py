@@ -1,0 +1,169 @@
+"""Super-resolution of whole MRSI volumes with a trained network (the core of ``SuperResolve``).
+
+Steps per selected slice and metabolite: the acquired ``n×n`` map (rejected voxels set to 0) is
+zero-filled to ``N×N`` in k-space — or, with ``simulate_matrix``, an ``N×N`` map is truncated to
+its central ``n×n`` k-space — scaled by its maximum, super-resolved with the conditions
+(n, metabolite, λ), scaled back and masked. Samples sharing (metabolite, λ) are batched together so
+every batch runs the network's one-condition fast path.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mrsisr import METABOLITES, TRAINED_MATRIX_SIZES, kspace
+from mrsisr.models.weights import load_model, sha256
+
+__all__ = ["DEFAULT_WEIGHTS", "ModelInfo", "load_for_inference", "super_resolve_maps", "super_resolve_volume",
+           "output_mask"]
+
+#: The packaged default model (safetensors) and its model card (same stem, ``.json``).
+DEFAULT_WEIGHTS = Path(__file__).parent / "data" / "mcm_default.safetensors"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """The identity of the network that produced an output (goes into every sidecar)."""
+
+    variant: str
+    weights: str
+    sha256: str
+    placeholder: bool
+    description: str
+
+    def to_dict(self) -> dict:
+        return dict(vars(self))
+
+
+def load_for_inference(weights: str | Path | None = None, device: str = "auto",
+                       num_threads: int | None = None) -> tuple[torch.nn.Module, ModelInfo]:
+    """Load a weights file (default: the packaged model) in eval mode on ``device``."""
+    from mrsisr.training.trainer import resolve_device
+
+    path = Path(weights) if weights else DEFAULT_WEIGHTS
+    if num_threads:
+        torch.set_num_threads(int(num_threads))
+    model = load_model(path, resolve_device(device))
+    card_path = path.with_suffix(".json")
+    card = json.loads(card_path.read_text()) if card_path.is_file() else {}
+    info = ModelInfo(variant=model.variant, weights=str(path), sha256=sha256(path),
+                     placeholder=bool(card.get("placeholder", False)),
+                     description=str(card.get("description", card.get("name", path.stem))))
+    return model, info
+
+
+def _scale(maps: np.ndarray) -> np.ndarray:
+    peak = maps.max(axis=(-2, -1), keepdims=True)
+    return np.where(peak > 0, peak, 1.0)
+
+
+def _mri_scaled(blocks: np.ndarray) -> np.ndarray:
+    peak = blocks.reshape(len(blocks), -1).max(axis=1).reshape(-1, 1, 1, 1)
+    return (blocks / np.where(peak > 0, peak, 1.0)).astype(np.float32)
+
+
+@torch.inference_mode()
+def super_resolve_maps(model: torch.nn.Module, lr: np.ndarray, t1: np.ndarray, flair: np.ndarray, n: int,
+                       metabolites: list[str], sharpness: list[float], batch_size: int = 16) -> np.ndarray:
+    """Super-resolve zero-filled maps.
+
+    Args:
+        model: a generator from :func:`mrsisr.models.build` (eval mode).
+        lr: zero-filled magnitude maps (S, M, N, N) in physical units.
+        t1, flair: MRI blocks (S, 3N, 3N, 3) on the 3× grid of each slice.
+        n: acquired matrix size.
+        metabolites: the M names (from :data:`mrsisr.METABOLITES`).
+        sharpness: λ values.
+        batch_size: maps per forward pass.
+
+    Returns:
+        (L, S, M, N, N) super-resolved maps in the units of ``lr``.
+    """
+    unknown = [m for m in metabolites if m not in METABOLITES]
+    if unknown:
+        raise ValueError(f"the network knows {list(METABOLITES)}, not {unknown}")
+    device = next(model.parameters()).device
+    scale = _scale(lr)
+    lr_scaled = torch.from_numpy((lr / scale).astype(np.float32))
+    t1_t, flair_t = torch.from_numpy(_mri_scaled(t1)), torch.from_numpy(_mri_scaled(flair))
+    slices = lr.shape[0]
+    out = np.zeros((len(sharpness),) + lr.shape, dtype=np.float32)
+    for li, lam in enumerate(sharpness):
+        for mi, name in enumerate(metabolites):
+            for start in range(0, slices, batch_size):
+                part = slice(start, min(start + batch_size, slices))
+                size = part.stop - part.start
+                sr = model(t1_t[part, None].to(device), flair_t[part, None].to(device),
+                           lr_scaled[part, mi, None].to(device), torch.full((size,), n),
+                           torch.full((size,), METABOLITES.index(name)), torch.full((size,), float(lam)))
+                out[li, part, mi] = sr[:, 0].float().cpu().numpy()
+    return out * scale[None].astype(np.float32)
+
+
+def output_mask(mask: np.ndarray, n: int, size: int) -> np.ndarray:
+    """Bring an acquired-grid mask (n, n, …) onto the ``size`` grid (nearest coarse voxel)."""
+    index = kspace.coarse_index(size, n)
+    return mask[index][:, index]
+
+
+def super_resolve_volume(model: torch.nn.Module, maps: np.ndarray, mask: np.ndarray, t1_3x: np.ndarray,
+                         flair_3x: np.ndarray, slices: list[int], metabolites: list[str], sharpness: list[float],
+                         target_matrix: int = 64, simulate_matrix: int | None = None, slice_offset: int = 0,
+                         batch_size: int = 16) -> dict[str, np.ndarray]:
+    """Super-resolve the selected slices of a subject's maps.
+
+    Args:
+        maps: concentrations (nx, ny, Z, M) on the acquired grid (or the N grid with ``simulate_matrix``).
+        mask: quality mask of the same shape (1 = valid); invalid voxels are zeroed before k-space.
+        t1_3x, flair_3x: MRI on the 3× N-grid, (3N, 3N, 3·Zc) where the first 3 planes belong to
+            MRSI slice ``slice_offset``.
+        slices: 0-based MRSI slices to super-resolve.
+
+    Returns:
+        ``{"sr": (L, N, N, Z, M), "zero_filled": (N, N, Z, M), "mask": (N, N, Z, M), "n": int}``;
+        slices not selected are zero in ``sr`` and in ``mask``; the zero-filled maps cover every slice
+        and are masked by the quality mask only.
+    """
+    if maps.ndim != 4 or mask.shape != maps.shape:
+        raise ValueError(f"maps {maps.shape} and mask {mask.shape} must both be (x, y, z, metabolite)")
+    nx, ny, depth, _ = maps.shape
+    if nx != ny:
+        raise ValueError(f"the MRSI matrix must be square, got {nx}×{ny}")
+    clean = np.where(mask > 0, np.nan_to_num(maps, nan=0.0, posinf=0.0, neginf=0.0), 0.0)
+    planes = np.moveaxis(clean, (2, 3), (0, 1))  # (Z, M, nx, ny)
+    if simulate_matrix:
+        if nx != target_matrix:
+            raise ValueError(f"simulating an acquisition needs maps on the {target_matrix} grid, got {nx}")
+        n = int(simulate_matrix)
+        zero_filled = kspace.truncate(planes, n)
+        out_mask = mask > 0
+    else:
+        n = nx
+        zero_filled = kspace.zero_fill(planes, target_matrix)
+        out_mask = output_mask(mask > 0, n, target_matrix)
+    if n not in TRAINED_MATRIX_SIZES:
+        warnings.warn(f"acquired matrix {n} is outside the trained sizes {TRAINED_MATRIX_SIZES}: results may be less "
+                      "reliable", stacklevel=2)
+    size = target_matrix
+    bad = [k for k in slices if not 0 <= k - slice_offset < t1_3x.shape[2] // 3 or not 0 <= k < depth]
+    if bad:
+        raise ValueError(f"slices {bad} are outside the MRSI volume (Z={depth}) or the MRI crop "
+                         f"(slices {slice_offset}…{slice_offset + t1_3x.shape[2] // 3 - 1})")
+    if t1_3x.shape[:2] != (3 * size, 3 * size) or flair_3x.shape != t1_3x.shape:
+        raise ValueError(f"MRI on the 3× grid must be ({3 * size}, {3 * size}, 3·Z), got {t1_3x.shape}, {flair_3x.shape}")
+    blocks = lambda volume: np.stack([volume[:, :, 3 * (k - slice_offset):3 * (k - slice_offset) + 3] for k in slices])
+    sr = super_resolve_maps(model, zero_filled[slices], blocks(t1_3x), blocks(flair_3x), n, metabolites,
+                            sharpness, batch_size)
+    selected = np.zeros(depth, dtype=bool)
+    selected[slices] = True
+    final_mask = out_mask & selected[None, None, :, None]
+    sr_volume = np.zeros((len(sharpness), size, size, depth, len(metabolites)), dtype=np.float32)
+    sr_volume[:, :, :, slices] = np.moveaxis(sr, (1, 2), (3, 4))
+    zero_filled = np.moveaxis(zero_filled, (0, 1), (2, 3)).astype(np.float32) * out_mask
+    return {"sr": sr_volume * final_mask, "zero_filled": zero_filled, "mask": final_mask.astype(np.uint8), "n": n}
