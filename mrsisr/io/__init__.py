@@ -1,0 +1,14 @@
+"""Readers of metabolite maps and their quality measures (no Nipype, no torch).
+
+* :mod:`mrsisr.io.lcmodel` — LCModel CSI output as maps (``read_csi``, ``read_csi_volume``),
+  re-exporting the single-file parsers of :mod:`mrsisr.io.lcmodel_text` (``read_table``,
+  ``read_spreadsheet``, ``read_control_file``);
+* :mod:`mrsisr.io.fslmrs` — FSL-MRS ``fsl_mrsi`` output folders (FWHM Hz -> ppm);
+* :mod:`mrsisr.io.nifti` — NIfTI map sets in MRSIPrep naming, checked map reading/writing;
+* :mod:`mrsisr.io.names` — alias resolution (``tCho`` = ``GPC+PCh`` = ``Cho`` ...);
+* :mod:`mrsisr.io.geometry` — the MRSI grid and LCModel's row/column convention;
+* :mod:`mrsisr.io.discovery` — finding one subject's output and its grid in a derivatives tree;
+* :mod:`mrsisr.io.loader` — ``load_metabolite_maps``, the pure function behind
+  :class:`mrsisr.interfaces.maps.LoadMetaboliteMaps`;
+* :mod:`mrsisr.io.errors` — the exceptions (all :class:`ValueError` subclasses).
+"""
