@@ -126,3 +126,30 @@ def test_bad_input_shapes_are_refused():
     t1, flair, lr = inputs(1)
     with pytest.raises(ValueError, match="3N"):
         model(t1, flair, lr[..., :8, :8], torch.tensor([8]), torch.tensor([0]), torch.tensor([0.0]))
+
+
+@pytest.mark.parametrize("variant", list(GENERATORS))
+def test_fast_path_equals_the_plain_3d_computation(variant):
+    """The folded-depth, grouped-kernel model gives the released code's 3-D arithmetic."""
+    from mrsisr.models.reference import reference_forward
+
+    torch.manual_seed(3)
+    model = build(variant, **TINY).eval()
+    t1, flair, lr = inputs(4, seed=5)
+    args = (t1, flair, lr, torch.tensor([8, 8, 12, 16]), torch.tensor([1, 1, 4, 6]), torch.tensor([0.0, 0.0, 0.04, 0.1]))
+    with torch.no_grad():
+        torch.testing.assert_close(model(*args), reference_forward(model, *args), atol=1e-5, rtol=0)
+
+
+def test_fold_depth_matches_conv3d():
+    from mrsisr.models.conditioning import fold_depth
+    from mrsisr.models.unet import fold
+
+    torch.manual_seed(0)
+    x, weight = torch.rand(2, 5, 12, 10, 3), torch.rand(4, 5, 3, 3, 3)
+    expected = fold(torch.nn.functional.conv3d(x, weight, padding=1))
+    got = torch.nn.functional.conv2d(fold(x), fold_depth(weight), padding=1)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+    replicated = x[..., :1].expand_as(x)
+    got = torch.nn.functional.conv2d(x[..., 0], fold_depth(weight, replicated=True), padding=1)
+    torch.testing.assert_close(got, fold(torch.nn.functional.conv3d(replicated, weight, padding=1)), atol=1e-5, rtol=1e-5)

@@ -18,7 +18,12 @@ __all__ = ["ConvUnit", "ConvBlock", "ConvFactory", "NormFactory"]
 
 
 class ConvUnit(nn.Module):
-    """``-- Conv (no bias, conditioned) -- Norm (conditioned) -- PReLU(C) --``, same padding."""
+    """``-- Conv (no bias, conditioned) -- Norm (conditioned) -- PReLU(C) --``, same padding.
+
+    Normalisation and PReLU act per channel over all its voxels, so depth-folded level-1 tensors
+    ``(B, C·3, H, W)`` (see :func:`~mrsisr.models.conditioning.fold_depth`) are viewed as
+    ``(B, C, 3·H·W)`` for them.
+    """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: tuple[int, ...],
                  make_conv: ConvFactory, make_norm: NormFactory) -> None:
@@ -26,10 +31,13 @@ class ConvUnit(nn.Module):
         self.conv = make_conv(in_channels, out_channels, kernel_size)
         self.norm = make_norm(out_channels)
         self.act = nn.PReLU(out_channels)
+        self.channels = out_channels
 
     def forward(self, x: torch.Tensor, cond: Conditions) -> torch.Tensor:
-        """(B, Cin, H, W[, D]) → (B, Cout, H, W[, D])."""
-        return self.act(self.norm(self.conv(x, cond), cond))
+        """(B, Cin[·3], H, W) → (B, Cout[·3], H, W)."""
+        y = self.conv(x, cond)
+        flat = y.view(y.shape[0], self.channels, -1)
+        return self.act(self.norm(flat, cond)).view(y.shape)
 
 
 class ConvBlock(nn.Module):
@@ -50,5 +58,5 @@ class ConvBlock(nn.Module):
         self.second = ConvUnit(out_channels, out_channels, kernel_size, make_conv, make_norm)
 
     def forward(self, x: torch.Tensor, cond: Conditions) -> torch.Tensor:
-        """(B, Cin, H, W[, D]) → (B, Cout, H, W[, D])."""
+        """(B, Cin[·3], H, W) → (B, Cout[·3], H, W)."""
         return self.second(self.first(x, cond), cond)

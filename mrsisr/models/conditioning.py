@@ -100,42 +100,94 @@ class MatrixMetaboliteCode(nn.Module):
         return self.fuse(torch.cat([self.matrix(cond), met], dim=1))
 
 
-def _conv(x: torch.Tensor, weight: torch.Tensor, padding: tuple[int, ...], groups: int = 1,
-          bias: torch.Tensor | None = None) -> torch.Tensor:
-    conv = F.conv3d if weight.ndim == 5 else F.conv2d
-    return conv(x, weight, bias, padding=padding, groups=groups)
+def fold_depth(weight: torch.Tensor, replicated: bool = False) -> torch.Tensor:
+    """Turn 3×3×3 kernels into 2-D kernels acting on depth-folded tensors.
 
+    Level 1 of the UNet holds 3 thin sub-slices; its tensors are kept as ``(B, C·3, H, W)`` with
+    channel ``c·3 + d`` for sub-slice ``d`` (the depth folded into the channels). A 3×3×3
+    convolution with zero padding in depth is then one 2-D convolution whose kernel
+    ``(Cout·3, Cin·3, 3, 3)`` has block ``(d, d')`` equal to the depth tap ``d' − d + 1`` (zero when
+    ``|d' − d| > 1``): the same arithmetic, far better vectorised than a 3-D convolution of depth 3.
 
-def _per_sample_conv(x: torch.Tensor, weights: torch.Tensor, padding: tuple[int, ...]) -> torch.Tensor:
-    """Convolve sample ``b`` of ``x`` with ``weights[b]`` in one grouped convolution.
+    With ``replicated`` the input is known to be identical in its 3 sub-slices (trilinear
+    upsampling from depth 1), so the taps are summed instead: kernel ``(Cout·3, Cin, 3, 3)``
+    applied to the un-replicated ``(B, Cin, H, W)`` input.
 
-    ``x``: (B, Cin, *S); ``weights``: (B, Cout, Cin, *k) → (B, Cout, *S).
+    ``weight``: (…, Cout, Cin, kh, kw, 3).
     """
-    batch, c_in = x.shape[:2]
-    c_out = weights.shape[1]
-    out = _conv(x.reshape(1, batch * c_in, *x.shape[2:]), weights.reshape(batch * c_out, c_in, *weights.shape[3:]),
-                padding, groups=batch)
-    return out.reshape(batch, c_out, *out.shape[2:])
+    taps = weight.unbind(-1)
+    if replicated:
+        per_depth = [taps[1] + taps[2], taps[0] + taps[1] + taps[2], taps[0] + taps[1]]
+        return torch.stack(per_depth, dim=-4).flatten(-5, -4)
+    zeros = torch.zeros_like(taps[0])
+    rows = [torch.stack([taps[dp - d + 1] if abs(dp - d) <= 1 else zeros for dp in range(3)], dim=-3)
+            for d in range(3)]
+    return torch.stack(rows, dim=-5).flatten(-6, -5).flatten(-4, -3)
 
 
-def _padding(kernel_size: tuple[int, ...]) -> tuple[int, ...]:
-    return tuple(k // 2 for k in kernel_size)
+def _conv(x: torch.Tensor, weight: torch.Tensor, padding: int, groups: int = 1,
+          bias: torch.Tensor | None = None) -> torch.Tensor:
+    return F.conv2d(x, weight, bias, padding=padding, groups=groups)
 
 
-class PlainConv(nn.Module):
-    """Unconditioned convolution (2-D or 3-D by the length of ``kernel_size``), same padding."""
+class _Conv(nn.Module):
+    """Base of the convolutions: subclasses give their (conditioned) kernel, this applies it.
+
+    In-plane kernels ``(3, 3)`` act on ``(B, C, H, W)``; 3×3×3 kernels act on depth-folded
+    ``(B, C·3, H, W)`` tensors (see :func:`fold_depth`), or on a ``(B, C, H, W)`` input that stands
+    for a depth-replicated one when called with ``replicated=True``. 1×1×1 kernels act per sub-slice.
+    """
+
+    def __init__(self, kernel_size: tuple[int, ...]) -> None:
+        super().__init__()
+        if len(kernel_size) not in (2, 3) or (len(kernel_size) == 3 and kernel_size[2] not in (1, 3)):
+            raise ValueError(f"kernel_size must be (k, k), (k, k, 1) or (k, k, 3), got {kernel_size}")
+        self.kernel_size = tuple(kernel_size)
+        self.padding = kernel_size[0] // 2
+
+    def kernel(self, cond: Conditions | None) -> torch.Tensor:
+        """(Cout, Cin, *k) for a shared condition, else (B, Cout, Cin, *k)."""
+        raise NotImplementedError
+
+    def bias_term(self) -> torch.Tensor | None:
+        return None
+
+    def _as_2d(self, weight: torch.Tensor, replicated: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        bias = self.bias_term()
+        if len(self.kernel_size) == 2:
+            return weight, bias
+        if self.kernel_size[2] == 1:  # per sub-slice: taps (0, w, 0) give a block-diagonal kernel
+            weight = F.pad(weight, (1, 1))
+        weight = fold_depth(weight, replicated)
+        return weight, (bias.repeat_interleave(3) if bias is not None else None)
+
+    def forward(self, x: torch.Tensor, cond: Conditions | None = None, replicated: bool = False) -> torch.Tensor:
+        """(B, Cin[·3], H, W) → (B, Cout[·3], H, W)."""
+        weight = self.kernel(cond)
+        shared = weight.ndim == len(self.kernel_size) + 2
+        weight, bias = self._as_2d(weight, replicated)
+        if shared:
+            return _conv(x, weight, self.padding, bias=bias)
+        batch = x.shape[0]
+        out = _conv(x.reshape(1, -1, *x.shape[2:]), weight.flatten(0, 1), self.padding, groups=batch)
+        out = out.reshape(batch, -1, *out.shape[2:])
+        return out if bias is None else out + bias.reshape(1, -1, 1, 1)
+
+
+class PlainConv(_Conv):
+    """Unconditioned convolution, same padding (``kernel_size`` (3, 3), (3, 3, 3) or (1, 1, 1))."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: tuple[int, ...], bias: bool = False) -> None:
-        super().__init__()
-        if len(kernel_size) not in (2, 3):
-            raise ValueError(f"kernel_size must have 2 or 3 entries, got {kernel_size}")
-        self.padding = _padding(kernel_size)
+        super().__init__(kernel_size)
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels, *kernel_size))
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
         nn.init.kaiming_uniform_(self.weight, a=5 ** 0.5)
 
-    def forward(self, x: torch.Tensor, cond: Conditions | None = None) -> torch.Tensor:
-        return _conv(x, self.weight, self.padding, bias=self.bias)
+    def kernel(self, cond: Conditions | None = None) -> torch.Tensor:
+        return self.weight
+
+    def bias_term(self) -> torch.Tensor | None:
+        return self.bias
 
 
 class FilterScaledConv(PlainConv):
@@ -155,21 +207,18 @@ class FilterScaledConv(PlainConv):
         nn.init.uniform_(self.to_scale.weight, -0.05, 0.05)
         nn.init.ones_(self.to_scale.bias)
 
-    def forward(self, x: torch.Tensor, cond: Conditions) -> torch.Tensor:
+    def kernel(self, cond: Conditions) -> torch.Tensor:
         scale = self.to_scale(self.code(cond)).reshape(-1, *self.weight.shape[:2], *(1,) * (self.weight.ndim - 2))
-        if cond.shared:
-            return _conv(x, self.weight * scale[0], self.padding)
-        return _per_sample_conv(x, self.weight * scale, self.padding)
+        return self.weight * scale[0] if cond.shared else self.weight * scale
 
 
-class HyperConv(nn.Module):
+class HyperConv(_Conv):
     """Convolution whose whole weight is predicted from n by a Hypernetwork (no weight of its own)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: tuple[int, ...],
                  width: int = 32, depth: int = 4) -> None:
-        super().__init__()
+        super().__init__(kernel_size)
         self.shape = (out_channels, in_channels, *kernel_size)
-        self.padding = _padding(kernel_size)
         self.code = MatrixCode(width, depth)
         fan_in = in_channels * math.prod(kernel_size)
         self.to_weight = nn.Linear(width, out_channels * fan_in)
@@ -178,11 +227,9 @@ class HyperConv(nn.Module):
         nn.init.uniform_(self.to_weight.weight, -bound / width, bound / width)
         nn.init.uniform_(self.to_weight.bias, -bound, bound)
 
-    def forward(self, x: torch.Tensor, cond: Conditions) -> torch.Tensor:
+    def kernel(self, cond: Conditions) -> torch.Tensor:
         weights = self.to_weight(self.code(cond)).reshape(-1, *self.shape)
-        if cond.shared:
-            return _conv(x, weights[0], self.padding)
-        return _per_sample_conv(x, weights, self.padding)
+        return weights[0] if cond.shared else weights
 
 
 class InstanceNorm(nn.Module):

@@ -3,9 +3,18 @@
 Geometry (DESIGN.md §4): each encoder sees the metabolite map upsampled from ``N×N×1`` to
 ``3N×3N×3`` next to one MRI block (T1w or FLAIR). Level 1 works on the 3 thin sub-slices with
 3×3×3 kernels; max-pooling (2,2,3) collapses the depth to one, so levels 2–5 (3×3×1 kernels on a
-single sub-slice) are computed as 2-D convolutions — the same arithmetic without a unit depth axis.
-Trilinear upsampling from depth 1 to 3 replicates the sub-slice, so it is done as bilinear
-upsampling in-plane plus a broadcast along depth.
+single sub-slice) are plain 2-D convolutions.
+
+The computation is arranged for speed with unchanged arithmetic (checked against the plain 3-D
+computation of :mod:`mrsisr.models.reference`):
+
+* level-1 tensors keep their 3 sub-slices folded into the channels, ``(B, C·3, H, W)``, and the
+  3×3×3 convolutions run as 2-D convolutions with block kernels (:func:`fold_depth`);
+* trilinear upsampling from depth 1 to 3 only replicates the sub-slice, so the map's upsampling is
+  a bilinear one broadcast over depth, and the last decoder convolution sums its depth taps and
+  runs on the un-replicated input;
+* a batch that agrees on its conditions computes each conditioned kernel once and runs ordinary
+  convolutions; a mixed batch runs one grouped convolution per layer.
 """
 
 from __future__ import annotations
@@ -22,9 +31,18 @@ __all__ = ["MultiEncoderUNet"]
 
 
 def _upsample_to_depth3(x: torch.Tensor, scale: int) -> torch.Tensor:
-    """(B, C, H, W) → (B, C, scale·H, scale·W, 3): bilinear in-plane, replicated over 3 sub-slices."""
+    """(B, C, H, W) → (B, C, scale·H, scale·W, 3): bilinear in-plane, replicated over 3 sub-slices.
+
+    Equal to trilinear upsampling of a depth-1 volume (``align_corners=False``).
+    """
     up = F.interpolate(x, scale_factor=scale, mode="bilinear", align_corners=False)
     return up.unsqueeze(-1).expand(*up.shape, 3)
+
+
+def fold(volume: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W, 3) → depth-folded (B, C·3, H, W), channel ``c·3 + d``."""
+    batch, channels, height, width, depth = volume.shape
+    return volume.permute(0, 1, 4, 2, 3).reshape(batch, channels * depth, height, width)
 
 
 class _Encoder(nn.Module):
@@ -39,11 +57,11 @@ class _Encoder(nn.Module):
         )
 
     def forward(self, x: torch.Tensor, cond: Conditions) -> list[torch.Tensor]:
-        """(B, 2, 3N, 3N, 3) → [(B, f1, 3N, 3N, 3), (B, f2, 3N/2, 3N/2), …, (B, f5, 3N/16, 3N/16)]."""
+        """Folded (B, 2·3, 3N, 3N) → [(B, f1·3, 3N, 3N), (B, f2, 3N/2, 3N/2), …, (B, f5, 3N/16, 3N/16)]."""
         outputs = []
         for index, level in enumerate(self.levels):
-            if index == 1:
-                x = F.max_pool3d(x, (2, 2, 3)).squeeze(-1)
+            if index == 1:  # max-pool (2, 2, 3): over the 3 sub-slices, then 2×2 in-plane
+                x = F.max_pool2d(x.view(x.shape[0], -1, 3, *x.shape[2:]).amax(dim=2), 2)
             elif index > 1:
                 x = F.max_pool2d(x, 2)
             x = level(x, cond)
@@ -61,11 +79,10 @@ class _DecoderLevel(nn.Module):
         self.block = ConvBlock(3 * out_channels, out_channels, kernel_size, make_conv, make_norm)
 
     def forward(self, x: torch.Tensor, skips: tuple[torch.Tensor, torch.Tensor], cond: Conditions) -> torch.Tensor:
-        if skips[0].ndim == 5:
-            x = _upsample_to_depth3(x, 2)
-        else:
-            x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
-        return self.block(torch.cat([self.up_conv(x), *skips], dim=1), cond)
+        x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+        # The last level goes from depth 1 to 3: the upsampled input is the same in every sub-slice.
+        up = self.up_conv(x, replicated=len(self.up_conv.kernel_size) == 3)
+        return self.block(torch.cat([up, *skips], dim=1), cond)
 
 
 class MultiEncoderUNet(nn.Module):
@@ -144,13 +161,15 @@ class MultiEncoderUNet(nn.Module):
             raise ValueError(f"lr must be (B, 1, N, N) with the MRI at 3N, got {tuple(lr.shape)} for {tuple(t1.shape)}")
         cond = self.conditions(n, metabolite, lam, lr.shape[0], per_sample)
         cond = Conditions(*(value.to(lr.device) for value in cond))
-        lr_up = _upsample_to_depth3(lr, 3)
-        skips = [enc(torch.cat([lr_up, mri], dim=1), cond) for enc, mri in zip(self.encoders, (t1, flair))]
+        lr_up = F.interpolate(lr, scale_factor=3, mode="bilinear", align_corners=False)
+        lr_up = lr_up.expand(-1, 3, -1, -1)  # the map, replicated over the 3 sub-slices (folded)
+        skips = [enc(torch.cat([lr_up, fold(mri)], dim=1), cond) for enc, mri in zip(self.encoders, (t1, flair))]
         x = torch.cat([skips[0][-1], skips[1][-1]], dim=1)
         for offset, level in enumerate(self.decoder):
             depth = 3 - offset
             x = level(x, (skips[0][depth], skips[1][depth]), cond)
-        sr = F.avg_pool3d(torch.sigmoid(self.head(x)), 3).squeeze(-1)
+        # sigmoid, then 3×3×3 average pooling: the mean over sub-slices and 3×3 in-plane
+        sr = F.avg_pool2d(torch.sigmoid(self.head(x)).mean(dim=1, keepdim=True), 3)
         if not self.data_consistency:
             return sr
         n_full = torch.as_tensor(n, device=lr.device).reshape(-1).expand(lr.shape[0])
