@@ -184,3 +184,25 @@ def test_corrupt_and_mismatched_weights_give_clear_errors(tmp_path):
     save_file(tensors, str(tmp_path / "mismatch.safetensors"), metadata={"variant": "mcm", "config": json.dumps(TINY)})
     with pytest.raises(WeightsError, match="missing"):
         load_model(tmp_path / "mismatch.safetensors")
+
+
+def test_torchrun_data_parallel_training_on_cpu(dataset_dir, tmp_path):
+    """Two processes (gloo) train one model through DistributedDataParallel."""
+    import shutil
+    import subprocess
+    import sys
+
+    torchrun = shutil.which("torchrun")
+    if torchrun is None:
+        pytest.skip("torchrun is not on PATH")
+    out = tmp_path / "ddp"
+    command = [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "mrsisr.training.cli", str(dataset_dir),
+               str(out), "--variant", "mcm", "--epochs", "1", "--batch-size", "2", "--matrix-sizes", "4", "8",
+               "--base-features", "2", "--latent-width", "4", "--sharpness-width", "4", "--critic-steps", "2",
+               "--device", "cpu", "--quiet"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                            env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    card = json.loads((out / "model.json").read_text())
+    assert card["processes"] == 2 and card["steps"] > 0
+    assert load_model(out / "model.safetensors").variant == "mcm"

@@ -58,7 +58,15 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = True
     augment: bool = True
-    validation_matrix_sizes: tuple[int, ...] = (16, 24, 32)
+    validation_matrix_sizes: tuple[int, ...] | None = None
+
+    @property
+    def validation_sizes(self) -> tuple[int, ...]:
+        """Matrix sizes scored on the validation subjects (default: smallest, middle, largest trained)."""
+        if self.validation_matrix_sizes:
+            return tuple(self.validation_matrix_sizes)
+        sizes = sorted(self.matrix_sizes)
+        return tuple(sorted({sizes[0], sizes[len(sizes) // 2], sizes[-1]}))
 
     @property
     def uses_adversarial(self) -> bool:
@@ -98,7 +106,8 @@ class Trainer:
         self.train_data = [s for s in subjects if s.subject in self.split["train"]]
         self.validation_data = [s for s in subjects if s.subject in self.split["validation"]]
         torch.manual_seed(config.seed)
-        self.rng = np.random.default_rng(config.seed)
+        # Augmentation draws: one stream per process (jumped PCG64 streams, so ranks never overlap).
+        self.rng = self._rank_stream(np.random.default_rng(config.seed))
         self.generator = build(config.variant, **config.model).to(self.device)
         self.sampler = BatchSampler(self.train_data, config.batch_size, config.matrix_sizes,
                                     config.lam_max if config.uses_adversarial else 0.0, config.lam_zero_fraction)
@@ -114,10 +123,13 @@ class Trainer:
             from torch.nn.parallel import DistributedDataParallel
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.g_model = DistributedDataParallel(self.generator, device_ids=ids)
-            if self.critic is not None:
-                self.d_model = DistributedDataParallel(self.critic, device_ids=ids)
+            # The critic's gradient penalty needs double backward, which DDP's hooks do not support:
+            # its gradients are averaged by hand instead (see critic_step).
         self.epoch, self.step, self.batches_seen, self.wall_time = 0, 0, 0, 0.0
         self.history: list[dict[str, Any]] = []
+
+    def _rank_stream(self, rng: np.random.Generator) -> np.random.Generator:
+        return np.random.Generator(rng.bit_generator.jumped(self.rank)) if self.rank else rng
 
     def _init_distributed(self) -> None:
         local = int(os.environ.get("LOCAL_RANK", 0))
@@ -167,6 +179,7 @@ class Trainer:
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
         self.batches_seen, self.wall_time = int(state["batches_seen"]), float(state["wall_time"])
         self.rng.bit_generator.state = json.loads(state["rng"])
+        self.rng = self._rank_stream(self.rng)
         torch.set_rng_state(state["torch_rng"].cpu())
         self.history = json.loads(state["history"])
         return True
@@ -188,6 +201,10 @@ class Trainer:
         loss, distance = critic_loss(self.d_model, real, _critic_input(batch, fake), self.config.gp_weight)
         self.d_opt.zero_grad(set_to_none=True)
         loss.backward()
+        if self.world > 1:
+            for parameter in self.critic.parameters():
+                torch.distributed.all_reduce(parameter.grad)
+                parameter.grad /= self.world
         self.d_opt.step()
         return distance
 
@@ -212,7 +229,9 @@ class Trainer:
         cfg = self.config
         while not self._done():
             start = time.perf_counter()
-            batches = self.sampler.epoch(self.rng)[self.rank::self.world]
+            # The batch plan of an epoch depends on (seed, epoch) only, so every process agrees on it.
+            plan = self.sampler.epoch(np.random.default_rng([cfg.seed, self.epoch]))
+            batches = plan[: len(plan) // self.world * self.world][self.rank::self.world]
             sums: dict[str, float] = {}
             count = 0
             bar = tqdm(batches, desc=f"epoch {self.epoch + 1}/{cfg.epochs}", disable=not progress or self.rank > 0,
@@ -244,7 +263,10 @@ class Trainer:
             self.history.append(record)
             self._write_logs()
             self.save_checkpoint()
-        return self.finish()
+        card = self.finish()
+        if self.world > 1:
+            torch.distributed.destroy_process_group()
+        return card
 
     @torch.no_grad()
     def validate(self, max_maps: int = 64) -> dict[str, float]:
@@ -257,7 +279,7 @@ class Trainer:
         rng = np.random.default_rng(0)
         scores: dict[str, list[float]] = {"val_psnr": [], "val_ssim": []}
         sampler = BatchSampler(self.validation_data, self.config.batch_size)
-        for n in self.config.validation_matrix_sizes:
+        for n in self.config.validation_sizes:
             for items, _, _ in sampler.epoch(rng)[: max(1, max_maps // self.config.batch_size)]:
                 batch = make_batch(items, n, 0.0).to(self.device)
                 output = self._forward(batch)
