@@ -53,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", default="auto", help="auto, cpu or cuda")
     run.add_argument("--no-amp", dest="amp", action="store_false", help="no bfloat16 autocast on CUDA")
     run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
+                     help="stop (checkpointed, weights written) after this much training time; rerun to resume")
+    run.add_argument("--workers", type=int, default=None,
+                     help="batch-assembling loader processes (default: 4 on CUDA, 0 on CPU)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -69,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             learning_rate=args.learning_rate, decay_every=args.decay_every, adversarial=args.adversarial,
             lam_max=args.lam_max, critic_steps=args.critic_steps, matrix_sizes=tuple(args.matrix_sizes),
             folds=args.folds, fold=args.fold, seed=args.seed, device=args.device, amp=args.amp,
-            augment=args.augment)
+            augment=args.augment, time_limit_s=args.time_limit, workers=args.workers)
         card = Trainer(config, subjects, args.out_dir).run(progress=not args.quiet)
     except (FileNotFoundError, ValueError, RuntimeError) as error:
         print(f"mrsisr-train: error: {error}", file=sys.stderr)

@@ -129,6 +129,10 @@ class Batch:
     def to(self, device: torch.device | str) -> "Batch":
         return Batch(**{key: value.to(device, non_blocking=True) for key, value in vars(self).items()})
 
+    def pin_memory(self) -> "Batch":
+        """Page-locked copies (called by a DataLoader with ``pin_memory=True``)."""
+        return Batch(**{key: value.pin_memory() for key, value in vars(self).items()})
+
 
 def normalise_pair(hr: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Simulate the ``n×n`` acquisition of ``hr`` (…, N, N) and scale both by the LR maximum.

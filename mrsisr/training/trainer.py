@@ -27,9 +27,22 @@ from mrsisr.losses import critic_loss, generator_loss
 from mrsisr.models import build
 from mrsisr.models.unet import _upsample_to_depth3
 from mrsisr.models.weights import save_weights
-from mrsisr.training.data import BatchSampler, SubjectSlices, kfold_split, make_batch
+from mrsisr.training.data import Batch, BatchSampler, SubjectSlices, kfold_split, make_batch
 
 __all__ = ["TrainConfig", "Trainer", "resolve_device"]
+
+
+class _Mapped(torch.utils.data.Dataset):
+    """``dataset[i] = function(indices[i])``: lets a DataLoader's workers build whole batches."""
+
+    def __init__(self, indices: list[int], function) -> None:
+        self.indices, self.function = indices, function
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, position: int):
+        return self.function(self.indices[position])
 
 
 @dataclass(frozen=True)
@@ -59,6 +72,8 @@ class TrainConfig:
     amp: bool = True
     augment: bool = True
     validation_matrix_sizes: tuple[int, ...] | None = None
+    time_limit_s: float | None = None
+    workers: int | None = None
 
     @property
     def validation_sizes(self) -> tuple[int, ...]:
@@ -105,9 +120,7 @@ class Trainer:
         self.split = kfold_split(names, config.folds, config.fold)
         self.train_data = [s for s in subjects if s.subject in self.split["train"]]
         self.validation_data = [s for s in subjects if s.subject in self.split["validation"]]
-        torch.manual_seed(config.seed)
-        # Augmentation draws: one stream per process (jumped PCG64 streams, so ranks never overlap).
-        self.rng = self._rank_stream(np.random.default_rng(config.seed))
+        torch.manual_seed(config.seed + self.rank)
         self.generator = build(config.variant, **config.model).to(self.device)
         self.sampler = BatchSampler(self.train_data, config.batch_size, config.matrix_sizes,
                                     config.lam_max if config.uses_adversarial else 0.0, config.lam_zero_fraction)
@@ -128,9 +141,6 @@ class Trainer:
         self.epoch, self.step, self.batches_seen, self.wall_time = 0, 0, 0, 0.0
         self.history: list[dict[str, Any]] = []
 
-    def _rank_stream(self, rng: np.random.Generator) -> np.random.Generator:
-        return np.random.Generator(rng.bit_generator.jumped(self.rank)) if self.rank else rng
-
     def _init_distributed(self) -> None:
         local = int(os.environ.get("LOCAL_RANK", 0))
         if self.device.type == "cuda":
@@ -150,7 +160,7 @@ class Trainer:
         state = {"generator": self.generator.state_dict(), "g_opt": self.g_opt.state_dict(),
                  "g_sched": self.g_sched.state_dict(), "epoch": self.epoch, "step": self.step,
                  "batches_seen": self.batches_seen, "wall_time": self.wall_time,
-                 "rng": json.dumps(self.rng.bit_generator.state), "torch_rng": torch.get_rng_state(),
+                 "torch_rng": torch.get_rng_state(),
                  "history": json.dumps(self.history), "config": json.dumps(asdict(self.config))}
         if self.critic is not None:
             state.update(critic=self.critic.state_dict(), d_opt=self.d_opt.state_dict(), d_sched=self.d_sched.state_dict())
@@ -178,8 +188,6 @@ class Trainer:
             self.d_sched.load_state_dict(state["d_sched"])
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
         self.batches_seen, self.wall_time = int(state["batches_seen"]), float(state["wall_time"])
-        self.rng.bit_generator.state = json.loads(state["rng"])
-        self.rng = self._rank_stream(self.rng)
         torch.set_rng_state(state["torch_rng"].cpu())
         self.history = json.loads(state["history"])
         return True
@@ -223,39 +231,64 @@ class Trainer:
         cfg = self.config
         return self.epoch >= cfg.epochs or (cfg.max_steps is not None and self.step >= cfg.max_steps)
 
+    def _batches(self) -> torch.utils.data.DataLoader:
+        """This process's batches of the current epoch, assembled (and augmented) by loader workers.
+
+        The plan depends on (seed, epoch) only and each batch's augmentation on (seed, epoch, batch),
+        so every process agrees on the plan and results do not depend on the number of workers.
+        """
+        cfg = self.config
+        plan = self.sampler.epoch(np.random.default_rng([cfg.seed, self.epoch]))
+        plan = plan[: len(plan) // self.world * self.world]
+        indices = list(range(self.rank, len(plan), self.world))
+        epoch = self.epoch
+
+        def assemble(index: int) -> Batch:
+            items, n, lam = plan[index]
+            rng = np.random.default_rng([cfg.seed, epoch, index]) if cfg.augment else None
+            return make_batch(items, n, lam, rng)
+
+        workers = cfg.workers if cfg.workers is not None else (4 if self.device.type == "cuda" else 0)
+        return torch.utils.data.DataLoader(_Mapped(indices, assemble), batch_size=None, shuffle=False,
+                                           num_workers=workers, pin_memory=self.device.type == "cuda",
+                                           persistent_workers=False, prefetch_factor=4 if workers else None)
+
     def run(self, progress: bool = True) -> dict[str, Any]:
-        """Train until ``epochs`` or ``max_steps``; checkpoint every epoch; write weights and card."""
+        """Train until ``epochs``, ``max_steps`` or ``time_limit_s``; checkpoint every epoch; write weights."""
         self.load_checkpoint()
         cfg = self.config
-        while not self._done():
+        session_start = time.perf_counter()
+        out_of_time = False
+        while not self._done() and not out_of_time:
             start = time.perf_counter()
-            # The batch plan of an epoch depends on (seed, epoch) only, so every process agrees on it.
-            plan = self.sampler.epoch(np.random.default_rng([cfg.seed, self.epoch]))
-            batches = plan[: len(plan) // self.world * self.world][self.rank::self.world]
             sums: dict[str, float] = {}
             count = 0
-            bar = tqdm(batches, desc=f"epoch {self.epoch + 1}/{cfg.epochs}", disable=not progress or self.rank > 0,
+            loader = self._batches()
+            bar = tqdm(loader, desc=f"epoch {self.epoch + 1}/{cfg.epochs}", disable=not progress or self.rank > 0,
                        leave=False, unit="batch")
-            for items, n, lam in bar:
-                batch = make_batch(items, n, lam, self.rng if cfg.augment else None).to(self.device)
+            for batch in bar:
+                batch = batch.to(self.device)
                 self.batches_seen += 1
                 if self.critic is not None:
                     sums["critic_distance"] = sums.get("critic_distance", 0.0) + self.critic_step(batch)
-                    if self.batches_seen % cfg.critic_steps:
-                        continue
-                parts = self.generator_step(batch)
-                for key, value in parts.items():
-                    sums[key] = sums.get(key, 0.0) + value
-                count += 1
-                self.step += 1
-                bar.set_postfix(loss=f"{parts['loss']:.4f}")
-                if cfg.max_steps is not None and self.step >= cfg.max_steps:
+                if self.critic is None or self.batches_seen % cfg.critic_steps == 0:
+                    parts = self.generator_step(batch)
+                    for key, value in parts.items():
+                        sums[key] = sums.get(key, 0.0) + value
+                    count += 1
+                    self.step += 1
+                    bar.set_postfix(loss=f"{parts['loss']:.4f}")
+                out_of_time = cfg.time_limit_s is not None and time.perf_counter() - session_start > cfg.time_limit_s
+                if (cfg.max_steps is not None and self.step >= cfg.max_steps) or out_of_time:
                     break
+            self.wall_time += time.perf_counter() - start
+            if out_of_time:  # an unfinished epoch: keep its counter, so a resume starts it again
+                self.save_checkpoint()
+                break
             self.g_sched.step()
             if self.critic is not None:
                 self.d_sched.step()
             self.epoch += 1
-            self.wall_time += time.perf_counter() - start
             record = {"epoch": self.epoch, "step": self.step, "wall_time_s": round(self.wall_time, 2),
                       "learning_rate": self.g_opt.param_groups[0]["lr"],
                       **{key: value / max(count, 1) for key, value in sums.items()}}
