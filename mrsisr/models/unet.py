@@ -173,5 +173,6 @@ class MultiEncoderUNet(nn.Module):
         if not self.data_consistency:
             return sr
         n_full = torch.as_tensor(n, device=lr.device).reshape(-1).expand(lr.shape[0])
-        return kspace.data_consistency(lr, sr, n_full).to(sr.dtype)
+        # in float32 (FFTs have no reduced-precision kernels under autocast)
+        return kspace.data_consistency(lr.float(), sr.float(), n_full).to(sr.dtype)
 
