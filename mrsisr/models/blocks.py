@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from mrsisr.models.conditioning import Conditions
@@ -20,9 +21,11 @@ __all__ = ["ConvUnit", "ConvBlock", "ConvFactory", "NormFactory"]
 class ConvUnit(nn.Module):
     """``-- Conv (no bias, conditioned) -- Norm (conditioned) -- PReLU(C) --``, same padding.
 
-    Normalisation and PReLU act per channel over all its voxels, so depth-folded level-1 tensors
-    ``(B, C·3, H, W)`` (see :func:`~mrsisr.models.conditioning.fold_depth`) are viewed as
-    ``(B, C, 3·H·W)`` for them.
+    Normalisation and PReLU act per channel over all its voxels, including the 3 sub-slices of a
+    depth-folded level-1 tensor ``(B, C·3, H, W)`` (see
+    :func:`~mrsisr.models.conditioning.fold_depth`). They run fused: two single passes for the statistics,
+    one for ``scale · x + shift`` and one for PReLU, in whatever memory layout the convolution
+    produced (channels-last stays channels-last).
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: tuple[int, ...],
@@ -36,8 +39,22 @@ class ConvUnit(nn.Module):
     def forward(self, x: torch.Tensor, cond: Conditions) -> torch.Tensor:
         """(B, Cin[·3], H, W) → (B, Cout[·3], H, W)."""
         y = self.conv(x, cond)
-        flat = y.view(y.shape[0], self.channels, -1)
-        return self.act(self.norm(flat, cond)).view(y.shape)
+        folded = y.shape[1] // self.channels  # 3 at level 1, else 1
+        # Per-channel statistics from E[x] and E[x²]: over a channels-last tensor viewed as
+        # (B, H·W, C·folded) both are single fast passes (var_mean there is twice as slow).
+        flat = y.permute(0, 2, 3, 1).reshape(y.shape[0], -1, y.shape[1])
+        mean = flat.mean(dim=1)
+        square = torch.linalg.vector_norm(flat, dim=1).square() / flat.shape[1]
+        if folded > 1:  # pool the sub-slices
+            mean = mean.unflatten(1, (self.channels, folded)).mean(dim=2)
+            square = square.unflatten(1, (self.channels, folded)).mean(dim=2)
+        var = (square - mean.square()).clamp_min(0)
+        scale, shift = self.norm.modulation(mean, var, cond)
+        if folded > 1:
+            scale, shift = scale.repeat_interleave(folded, dim=1), shift.repeat_interleave(folded, dim=1)
+        weight = self.act.weight.repeat_interleave(folded) if folded > 1 else self.act.weight
+        y = torch.addcmul(shift[..., None, None], y, scale[..., None, None])
+        return F.prelu(y, weight)
 
 
 class ConvBlock(nn.Module):

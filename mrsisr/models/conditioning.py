@@ -233,19 +233,31 @@ class HyperConv(_Conv):
 
 
 class InstanceNorm(nn.Module):
-    """Instance normalisation without affine parameters (``eps = 1e-5``), any spatial rank."""
+    """Instance normalisation without affine parameters (``eps = 1e-5``).
+
+    Every normalisation here is an affine map per (sample, channel) of the channel's statistics:
+    :meth:`modulation` turns the biased variance and the mean into ``(scale, shift)`` so that
+    ``y = scale · x + shift``. The UNet applies it fused with PReLU on any tensor layout;
+    :meth:`forward` applies it to ``(B, C, L)`` (the plain reference computation).
+    """
+
+    eps = 1e-5
 
     def __init__(self, channels: int) -> None:
         super().__init__()
         self.channels = channels
 
+    def modulation(self, mean: torch.Tensor, var: torch.Tensor, cond: Conditions | None
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, C) statistics → (scale, shift), each broadcastable to (B, C)."""
+        scale = torch.rsqrt(var + self.eps)
+        return scale, -mean * scale
+
     def forward(self, x: torch.Tensor, cond: Conditions | None = None) -> torch.Tensor:
-        return F.instance_norm(x, eps=1e-5)
-
-
-def _broadcast(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """(G, C) → (G, C, 1, …) to broadcast against ``like`` of shape (B, C, *S)."""
-    return values.reshape(*values.shape, *(1,) * (like.ndim - 2))
+        """(B, C, L) → (B, C, L)."""
+        var, mean = torch.var_mean(x, dim=2, unbiased=False)
+        scale, shift = self.modulation(mean, var, cond)
+        return torch.addcmul(shift.unsqueeze(-1), x, scale.unsqueeze(-1))
 
 
 class ConditionalInstanceNorm(InstanceNorm):
@@ -261,10 +273,11 @@ class ConditionalInstanceNorm(InstanceNorm):
         nn.init.uniform_(self.to_affine.weight, -0.05, 0.05)
         nn.init.zeros_(self.to_affine.bias)
 
-    def forward(self, x: torch.Tensor, cond: Conditions) -> torch.Tensor:
-        lam = cond.lam.to(x.dtype).reshape(-1, 1) / SHARPNESS_SCALE
+    def modulation(self, mean, var, cond):
+        lam = cond.lam.to(mean.dtype).reshape(-1, 1) / SHARPNESS_SCALE
         gamma, beta = self.to_affine(self.mlp(lam)).chunk(2, dim=1)
-        return torch.addcmul(_broadcast(beta, x), F.instance_norm(x, eps=1e-5), 1 + _broadcast(gamma, x))
+        scale = (1 + gamma) * torch.rsqrt(var + self.eps)
+        return scale, beta - mean * scale
 
 
 class AMLayerNorm(InstanceNorm):
@@ -281,10 +294,10 @@ class AMLayerNorm(InstanceNorm):
         self.shift = nn.Sequential(ConditionMLP(2 * channels, width, depth), nn.Linear(width, channels))
         self.scale = nn.Sequential(ConditionMLP(2 * channels, width, depth), nn.Linear(width, channels))
 
-    def forward(self, x: torch.Tensor, cond: Conditions) -> torch.Tensor:
-        dims = tuple(range(2, x.ndim))
-        var, mean = torch.var_mean(x, dim=dims, unbiased=False)
-        code = self.code[1](self.code[0](cond)).expand(x.shape[0], -1)
+    def modulation(self, mean, var, cond):
+        code = self.code[1](self.code[0](cond)).expand(mean.shape[0], -1)
+        std = torch.sqrt(var + self.eps)
         beta = self.shift(torch.cat([code, mean], dim=1))
-        gamma = self.scale(torch.cat([code, (var + 1e-5).sqrt()], dim=1))
-        return torch.addcmul(_broadcast(beta, x), F.instance_norm(x, eps=1e-5), 1 + _broadcast(gamma, x))
+        gamma = self.scale(torch.cat([code, std], dim=1))
+        scale = (1 + gamma) / std
+        return scale, beta - mean * scale
