@@ -133,7 +133,7 @@ def test_evaluate_command_on_prepared_slices(weights, subject, tmp_path):
                  ).run(cwd=str(tmp_path / "prepared"))
     out = tmp_path / "eval"
     code = evaluate_cli.main([str(tmp_path / "prepared"), "--weights", str(weights), "--simulate-matrix", "4", "8",
-                              "--sharpness", "0", "0.05", "--mismatch", "--json", str(out / "s.json"),
+                              "--sharpness", "0", "0.05", "--mismatch", "--mismatch-sizes", "4", "8", "--json", str(out / "s.json"),
                               "--out-dir", str(out), "--device", "cpu", "--quiet"])
     assert code == 0
     result = json.loads((out / "s.json").read_text())

@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fold", type=int, default=0)
     parser.add_argument("--subjects", nargs="+", help="evaluate only these subject labels")
     parser.add_argument("--mismatch", action="store_true", help="also run the Fig. 2 condition-mismatch study")
+    parser.add_argument("--mismatch-sizes", type=int, nargs="+", default=list(TRAINED_MATRIX_SIZES),
+                        help="matrix sizes of the mismatch study (default: the trained 16 18 … 32)")
     parser.add_argument("--json", type=Path, help="write the summary as JSON here")
     parser.add_argument("--out-dir", type=Path, help="write rows.csv, summary.md, summary.json and PNG plots here")
     parser.add_argument("--work-dir", type=Path, help="participant outputs for a BIDS input (default: DATA-eval)")
@@ -105,9 +107,9 @@ def main(argv: list[str] | None = None) -> int:
         result = summ.summarise(rows)
         result["settings"] = {"data": str(args.data), "subjects": [s.subject for s in subjects],
                               "simulate_matrix": args.simulate_matrix, "sharpness": args.sharpness,
-                              "weights": args.weights}
+                              "mismatch_sizes": args.mismatch_sizes, "weights": args.weights}
         if args.mismatch:
-            study = runner.mismatch_study(subjects, models[0], list(args.simulate_matrix), args.batch_size)
+            study = runner.mismatch_study(subjects, models[0], list(args.mismatch_sizes), args.batch_size)
             result["mismatch"] = {key: value.tolist() for key, value in study.items()}
     except (FileNotFoundError, ValueError, RuntimeError) as error:
         print(f"mrsisr-evaluate: error: {error}", file=sys.stderr)
@@ -130,7 +132,7 @@ def _write_outputs(out_dir: Path, rows: list[dict], result: dict) -> None:
     if len({r["lam"] for r in rows}) > 1:
         summ.plot_lambda_sweep(result, out_dir / "lambda_sweep.png")
     if "mismatch" in result:
-        sizes = [str(n) for n in result["settings"]["simulate_matrix"]]
+        sizes = [str(n) for n in result["settings"]["mismatch_sizes"]]
         summ.plot_heatmap(np.array(result["mismatch"]["n"]), sizes, out_dir / "mismatch_n.png",
                           "SSIM: input n vs conditioned n", "conditioned n", "input n")
         summ.plot_heatmap(np.array(result["mismatch"]["metabolite"]), list(METABOLITES),
