@@ -1,0 +1,120 @@
+"""The run configuration: one frozen, typed dataclass built from the command line.
+
+Nothing in :mod:`mrsisr` reads global state: the command line builds one
+:class:`RunConfig`, hands it to :func:`mrsisr.workflows.base.init_mrsisr_wf`,
+which passes plain values down to the builders. The configuration is written
+as TOML (:func:`to_toml`) in each subject's log folder, so a run can be traced
+and repeated.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mrsisr import METABOLITES
+
+__all__ = ["RunConfig", "to_toml", "default_weights"]
+
+
+def default_weights() -> Path:
+    """The packaged default weights file (``mrsisr/data/*.safetensors``)."""
+    from mrsisr import data
+
+    folder = Path(data.__file__).parent
+    for name in ("default.safetensors", "mcm_default.safetensors", "mcm.safetensors"):
+        if (folder / name).is_file():
+            return folder / name
+    found = sorted(folder.glob("*.safetensors"))
+    return found[0] if found else folder / "default.safetensors"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything one ``mrsisr`` run needs; paths are absolute.
+
+    Attributes mirror the command-line options (see ``mrsisr --help``).
+    """
+
+    bids_dir: Path
+    output_dir: Path
+    analysis_level: str
+    work_dir: Path
+    lcmodel_dir: Path
+    participant_label: tuple[str, ...] = ()
+    session_label: tuple[str, ...] = ()
+    bids_filters: dict = field(default_factory=dict)
+    acquisition: str | None = None
+    metabolites: tuple[str, ...] = METABOLITES
+    target_matrix: int = 64
+    simulate_matrix: int | None = None
+    sharpness: tuple[float, ...] = (0.0,)
+    weights: Path | None = None
+    backend: str = "auto"
+    device: str = "auto"
+    batch_size: int = 8
+    snr_min: float = 2.5
+    fwhm_max: float = 0.15
+    crlb_max: float | None = None
+    min_valid_fraction: float = 0.30
+    nprocs: int = 1
+    omp_nthreads: int = 1
+    mem_gb: float | None = None
+    use_plugin: Path | None = None
+    stop_on_first_crash: bool = False
+    skip_bids_validation: bool = False
+    validate_only: bool = False
+    export_slices: bool = False
+    train: bool = False
+    train_args: tuple[str, ...] = ()
+    reports: bool = True
+    verbosity: int = 0
+    run_uuid: str = ""
+
+    def as_dict(self) -> dict:
+        """Plain JSON/TOML-friendly values (paths as strings, tuples as lists)."""
+        out = {}
+        for item in dataclasses.fields(self):
+            value = getattr(self, item.name)
+            if isinstance(value, Path):
+                value = str(value)
+            elif isinstance(value, tuple):
+                value = [str(v) if isinstance(v, Path) else v for v in value]
+            out[item.name] = value
+        return out
+
+
+def _toml_value(value) -> str:
+    """One TOML value: strings JSON-quoted (a subset of TOML basic strings)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def _toml_table(name: str, table: dict, lines: list[str]) -> None:
+    """Append ``[name]`` with its scalar keys, then its sub-tables (``None`` written as a comment)."""
+    lines.append(f"[{name}]")
+    nested = {}
+    for key, value in table.items():
+        quoted = json.dumps(str(key))
+        if isinstance(value, dict):
+            nested[key] = value
+        elif value is None:
+            lines.append(f"# {quoted} = (not set)")
+        else:
+            lines.append(f"{quoted} = {_toml_value(value)}")
+    for key, value in nested.items():
+        _toml_table(f"{name}.{json.dumps(str(key))}", value, lines)
+
+
+def to_toml(config: RunConfig) -> str:
+    """The configuration as TOML under ``[execution]`` (TOML has no null: ``None`` becomes a comment)."""
+    lines = ["# mrsisr run configuration"]
+    _toml_table("execution", config.as_dict(), lines)
+    return "\n".join(lines) + "\n"

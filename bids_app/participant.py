@@ -1,0 +1,170 @@
+"""The participant level: checks, the Nipype run, reports and the summary table."""
+
+from __future__ import annotations
+
+import gc
+import getpass
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from mrsisr.bids_app import bids as bidsq
+from mrsisr.bids_app.cli import EXIT, AppExit
+from mrsisr.bids_app.config import RunConfig, to_toml
+from mrsisr.bids_app.derivatives import atomic_write_text, write_dataset_description
+from mrsisr.bids_app.execution import SubjectStatus, collect_crashes, format_table, plugin_settings
+
+__all__ = ["run_participant", "check_inputs", "select_subjects"]
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def check_inputs(config: RunConfig) -> None:
+    """Refusals that need the dataset: not BIDS (16), validator errors (16), missing tools/weights (66)."""
+    if not (config.bids_dir / "dataset_description.json").is_file():
+        raise AppExit(EXIT["invalid_bids"], f"{config.bids_dir} is not a BIDS dataset (no dataset_description.json)")
+    if not config.skip_bids_validation:
+        from mrsisr.bids_app.validation import validate_dataset
+
+        result = validate_dataset(config.bids_dir)
+        if not result.available:
+            print("mrsisr: warning: bids-validator-deno is not installed; BIDS validation was skipped "
+                  "(pip install 'mrsisr[validator]')", file=sys.stderr)
+        elif not result.valid:
+            raise AppExit(EXIT["invalid_bids"], "the input is not valid BIDS:\n  " + "\n  ".join(result.errors)
+                          + "\n(use --skip-bids-validation to run anyway)")
+    if not config.lcmodel_dir.is_dir():
+        raise AppExit(EXIT["no_input"], f"LCModel directory {config.lcmodel_dir} does not exist (--lcmodel-dir)")
+    if config.weights is None:
+        from mrsisr.inference import DEFAULT_WEIGHTS
+
+        if not Path(DEFAULT_WEIGHTS).is_file():
+            raise AppExit(EXIT["no_input"], f"the packaged default weights {DEFAULT_WEIGHTS} are missing; "
+                          "pass --weights FILE.safetensors")
+    if config.backend == "fsl":
+        from mrsisr.interfaces.skullstrip import fsl_available
+
+        missing = [tool for tool in ("bet", "flirt") if not fsl_available(tool)]
+        if missing:
+            raise AppExit(EXIT["no_input"], f"--backend fsl: FSL is not usable (FSLDIR unset or {missing} not on PATH)")
+
+
+def select_subjects(config: RunConfig) -> list[bidsq.SubjectInputs]:
+    """Query the dataset; unknown labels or an empty selection give exit code 18."""
+    layout = bidsq.make_layout(config.bids_dir)
+    try:
+        subjects = bidsq.collect_subjects(
+            layout, lcmodel_dir=config.lcmodel_dir, participant_label=config.participant_label,
+            session_label=config.session_label, filters=config.bids_filters, acquisition=config.acquisition,
+            simulate_matrix=config.simulate_matrix)
+    except bidsq.LabelError as error:
+        raise AppExit(EXIT["no_selection"], str(error)) from error
+    if not subjects:
+        raise AppExit(EXIT["no_selection"], f"no subject selected in {config.bids_dir}")
+    return subjects
+
+
+def _inputs_table(subjects: list[bidsq.SubjectInputs]) -> str:
+    rows = [{"subject": s.key, "T1w": Path(s.t1w).name or "-", "FLAIR": Path(s.flair).name or "-",
+             "acquisition": s.acquisition or "-", "available": ",".join(s.acquisitions) or "-",
+             "status": "; ".join(s.problems) or "ok"} for s in subjects]
+    return format_table(rows)
+
+
+def _write_logs(config: RunConfig, subjects) -> None:
+    """The configuration as TOML in each subject's log folder."""
+    text = to_toml(config)
+    for item in subjects:
+        folder = config.output_dir / f"sub-{item.subject}" / "log" / config.run_uuid
+        name = "mrsisr.toml" if not item.session else f"mrsisr_ses-{item.session}.toml"
+        atomic_write_text(folder / name, text)
+
+
+def _run_workflow(config: RunConfig, subjects, crash_dir: Path) -> str | None:
+    """Run the graph; returns None, or the error of a failure that no crash file records
+    (the scheduler itself failed), which then counts against every subject."""
+    from mrsisr.workflows.base import init_mrsisr_wf
+
+    workflow = init_mrsisr_wf(config, subjects)
+    workflow.config["execution"].update({
+        "crashdump_dir": str(crash_dir), "crashfile_format": "txt", "remove_unnecessary_outputs": False,
+        "stop_on_first_crash": config.stop_on_first_crash})
+    plugin, plugin_args = plugin_settings(config.use_plugin, config.nprocs, config.mem_gb)
+    if plugin not in ("Linear", "MultiProc"):
+        os.environ.setdefault("LOGNAME", getpass.getuser())  # Nipype's batch plugins read it
+    poll = plugin_args.pop("poll_sleep_duration", None)
+    if poll is not None:
+        workflow.config["execution"]["poll_sleep_duration"] = float(poll)
+    _say(f"mrsisr: running {len(subjects)} subject(s) with {plugin} (work dir {config.work_dir})")
+    gc.collect()
+    gc.freeze()  # MultiProc calls gc.collect() in its loop: skip the (large, long-lived) imported modules
+    try:
+        workflow.run(plugin=plugin, plugin_args=plugin_args)
+    except Exception as error:  # nipype raises after the other subjects finished
+        if config.verbosity:
+            traceback.print_exc()
+        _say(f"mrsisr: some steps failed ({type(error).__name__}); see the summary below")
+        if not (isinstance(error, RuntimeError) and "did not execute cleanly" in str(error)):
+            if config.stop_on_first_crash:
+                return "not finished: --stop-on-first-crash stopped the run at another subject's error"
+            first_line = (str(error).strip().splitlines() or [""])[0]
+            return f"{plugin} run failed: {type(error).__name__}: {first_line}"
+    finally:
+        gc.unfreeze()
+    return None
+
+
+def _reports(config: RunConfig, subjects, statuses: dict[str, SubjectStatus]) -> None:
+    from mrsisr.bids_app.report import write_subject_report
+
+    for item in subjects:
+        status = statuses[item.key]
+        try:
+            path = write_subject_report(config.output_dir, item.subject, item.session, item.t1w, status.errors)
+            _say(f"[{item.key}] report                           done ({path.name})")
+        except Exception as error:  # a report must not hide the processing result
+            status.errors.append(f"report: {type(error).__name__}: {error}")
+            if status.status == "ok":
+                status.status = "report failed"
+
+
+def run_participant(config: RunConfig) -> int:
+    """Participant level; returns the exit code."""
+    check_inputs(config)
+    subjects = select_subjects(config)
+    if config.validate_only:
+        _say(_inputs_table(subjects))
+        return EXIT["no_input"] if any(s.problems for s in subjects) else EXIT["ok"]
+    broken = [s for s in subjects if s.problems]
+    if broken:
+        raise AppExit(EXIT["no_input"], "inputs are missing:\n" + _inputs_table(broken))
+    started = time.time()
+    crash_dir = config.work_dir / "crash" / config.run_uuid
+    statuses = {s.key: SubjectStatus(s.key) for s in subjects}
+    try:
+        config.work_dir.mkdir(parents=True, exist_ok=True)
+        _write_logs(config, subjects)
+        run_error = _run_workflow(config, subjects, crash_dir)
+        collect_crashes(crash_dir, statuses)
+        if run_error:  # the run stopped early (--stop-on-first-crash, scheduler error): unfinished subjects
+            for status in statuses.values():
+                if status.status == "ok":
+                    status.status = "INCOMPLETE"
+                    status.errors.append(run_error)
+        if config.reports:
+            _reports(config, subjects, statuses)
+    finally:
+        write_dataset_description(config.output_dir, config.bids_dir)
+    elapsed = time.time() - started
+    rows = [{"subject": key, "status": s.status, "error": " ".join("; ".join(s.errors).split())[:200] or "-",
+             "crash files": len(s.crash_files)} for key, s in statuses.items()]
+    _say(f"\nmrsisr summary ({elapsed:.0f} s, outputs in {config.output_dir}):\n" + format_table(rows))
+    for status in statuses.values():
+        for crash in status.crash_files:
+            _say(f"  {status.key}: crash file {crash}")
+    failed = any(s.status in ("FAILED", "INCOMPLETE") for s in statuses.values())
+    return EXIT["subject_failed"] if failed else EXIT["ok"]

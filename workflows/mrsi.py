@@ -1,0 +1,227 @@
+"""MRSI processing: load the maps, filter by quality, select slices, bring the MRI onto the
+MRSI grid at 3× and super-resolve."""
+
+from __future__ import annotations
+
+from nipype.interfaces import utility as niu
+from nipype.pipeline import engine as pe
+
+from mrsisr import METABOLITES
+
+__all__ = ["init_mrsi_wf", "target_grid", "export_label"]
+
+
+def target_grid(reference: str, target_matrix: int, simulate: bool) -> str:
+    """Write a 3-D NIfTI on the output N-grid of the MRSI grid of ``reference``.
+
+    Acquired maps (``simulate`` False) are on an n×n grid: the N-grid covers the same field of
+    view (:func:`mrsisr.kspace.fine_grid_affine`). Simulated acquisitions start from maps that
+    already are on the N-grid, which must then have N×N voxels in-plane.
+    """
+    import os
+
+    import nibabel as nib
+    import numpy as np
+
+    from mrsisr.kspace import fine_grid_affine
+
+    img = nib.load(reference)
+    nx, ny, nz = img.shape[:3]
+    if nx != ny:
+        raise ValueError(f"{reference}: the MRSI matrix {nx}×{ny} is not square")
+    if simulate:
+        if nx != target_matrix:
+            raise ValueError(
+                f"--simulate-matrix needs maps on the {target_matrix}×{target_matrix} target grid; "
+                f"{reference} is {nx}×{ny} (choose the high-resolution acquisition with --acquisition)"
+            )
+        affine = img.affine
+    else:
+        if nx > target_matrix:
+            raise ValueError(f"{reference}: the acquired matrix {nx} exceeds the target matrix {target_matrix}")
+        affine = fine_grid_affine(img.affine, nx, target_matrix)
+    out_file = os.path.abspath("target_grid.nii.gz")
+    out = nib.Nifti1Image(np.zeros((target_matrix, target_matrix, nz), np.uint8), affine)
+    out.header.set_xyzt_units("mm")
+    nib.save(out, out_file)
+    return out_file
+
+
+def export_label(subject: str, session: str | None = None) -> str:
+    """Label of a prepared-slice file: ``01`` or ``01_ses-pre``."""
+    return subject + (f"_ses-{session}" if session else "")
+
+
+def init_mrsi_wf(
+    *,
+    metabolites: tuple[str, ...] = METABOLITES,
+    acquisition: str | None = None,
+    target_matrix: int = 64,
+    simulate_matrix: int | None = None,
+    sharpness: tuple[float, ...] = (0.0,),
+    weights: str | None = None,
+    device: str = "auto",
+    batch_size: int = 8,
+    snr_min: float = 2.5,
+    fwhm_max: float = 0.15,
+    crlb_max: float | None = None,
+    min_valid_fraction: float = 0.30,
+    omp_nthreads: int = 1,
+    export_slices: bool = False,
+    name: str = "mrsi_wf",
+) -> pe.Workflow:
+    """Metabolite maps to super-resolved maps on the N-grid, for one subject/session.
+
+    ``load → quality → select_slices``; the T1w and FLAIR are resampled at 3× onto the
+    N-grid of the MRSI slab (cropped to the selected slices), then ``superres`` runs the
+    network for every selected slice, metabolite and λ.
+
+    Workflow Graph
+        .. workflow::
+            :graph2use: orig
+            :simple_form: yes
+
+            from mrsisr.workflows.mrsi import init_mrsi_wf
+            wf = init_mrsi_wf(metabolites=("NAA", "tCho"), sharpness=(0.0, 0.03))
+
+    Parameters
+    ----------
+    metabolites : tuple of str
+        Metabolites to load and super-resolve (canonical names).
+    acquisition : str or None
+        ``acq-<label>`` of the fitting output to read (None: the only one present).
+    target_matrix : int
+        Output in-plane matrix N.
+    simulate_matrix : int or None
+        Evaluation mode: the maps are N×N and an n×n acquisition is simulated from them.
+    sharpness : tuple of float
+        The λ values to condition the network on (one output per value).
+    weights : str or None
+        Safetensors weights; None uses the packaged model.
+    device, batch_size, omp_nthreads
+        Where and how the network runs.
+    snr_min, fwhm_max, crlb_max
+        Voxel quality thresholds (S/N, FWHM in ppm, %SD; ``crlb_max`` None: off).
+    min_valid_fraction : float
+        Slice selection threshold (valid voxels / nx·ny).
+    export_slices : bool
+        Also write a prepared-slice file for ``mrsisr-train`` (output ``slices_npz``).
+    name : str
+        Workflow name.
+
+    Inputs
+    ------
+    lcmodel_dir
+        Folder of the fitting outputs (``derivatives/lcmodel``).
+    subject, session
+        Labels used to find the subject's outputs under ``lcmodel_dir``.
+    brain_mask, t1w_brain, flair_brain
+        From :func:`~mrsisr.workflows.anatomical.init_anat_wf`.
+
+    Outputs
+    -------
+    metabolites, acquired_matrix
+        Canonical names (order of the 4th axis) and the (acquired or simulated) n.
+    quality_mask, counts_file, slices_file, slices
+        Quality mask per metabolite (MRSI grid), counts per rejection reason, slice table.
+    zero_filled_file, sr_files, sr_mask, reference_file
+        Zero-filled maps, one super-resolved file per λ, the output mask (all on the N-grid).
+    model_info
+        The network's identity (variant, weights, sha256, placeholder flag).
+    slices_npz
+        Prepared-slice file (only with ``export_slices``).
+    """
+    from mrsisr.interfaces.maps import LoadMetaboliteMaps
+    from mrsisr.interfaces.quality import QualityFilter, SelectSlices
+    from mrsisr.interfaces.resample import ResampleToMRSIGrid
+    from mrsisr.interfaces.superres import SuperResolve
+
+    workflow = pe.Workflow(name=name)
+    inputnode = pe.Node(niu.IdentityInterface(fields=[
+        "lcmodel_dir", "subject", "session", "brain_mask", "t1w_brain", "flair_brain"]), name="inputnode")
+    outputnode = pe.Node(niu.IdentityInterface(fields=[
+        "metabolites", "acquired_matrix", "quality_mask", "counts_file", "slices_file", "slices",
+        "zero_filled_file", "sr_files", "sr_mask", "reference_file", "model_info", "slices_npz"]),
+        name="outputnode")
+
+    load = pe.Node(LoadMetaboliteMaps(metabolites=list(metabolites)), name="load", mem_gb=1.0)
+    if acquisition:
+        load.inputs.acquisition = acquisition
+    quality = pe.Node(QualityFilter(snr_min=snr_min, fwhm_max=fwhm_max), name="quality")
+    if crlb_max is not None:
+        quality.inputs.crlb_max = crlb_max
+    select_slices = pe.Node(SelectSlices(min_valid_fraction=min_valid_fraction), name="select_slices")
+    grid = pe.Node(niu.Function(function=target_grid, input_names=["reference", "target_matrix", "simulate"],
+                                output_names=["out_file"]), name="target_grid",
+                   run_without_submitting=True)
+    grid.inputs.target_matrix = target_matrix
+    grid.inputs.simulate = simulate_matrix is not None
+    resample = pe.Node(ResampleToMRSIGrid(factor=3), name="resample", mem_gb=2.0)
+    superres = pe.Node(SuperResolve(target_matrix=target_matrix, sharpness=list(sharpness), device=device,
+                                    batch_size=batch_size, num_threads=omp_nthreads),
+                       name="superres", n_procs=omp_nthreads, mem_gb=2.0)
+    if simulate_matrix is not None:
+        superres.inputs.simulate_matrix = simulate_matrix
+    if weights is not None:
+        superres.inputs.weights = str(weights)
+
+    workflow.connect([
+        (inputnode, load, [("lcmodel_dir", "source"),
+                           ("subject", "subject"),
+                           ("session", "session")]),
+        (inputnode, quality, [("brain_mask", "brain_mask")]),
+        (inputnode, resample, [("t1w_brain", "t1w_file"),
+                               ("flair_brain", "flair_file")]),
+        (load, quality, [("metabolites", "metabolites"),
+                         ("snr_file", "snr_file"),
+                         ("fwhm_file", "fwhm_file"),
+                         ("valid_file", "valid_file"),
+                         ("conc_file", "in_file")] + ([("sd_file", "crlb_file")] if crlb_max is not None else [])),
+        (load, grid, [("snr_file", "reference")]),
+        (load, superres, [("conc_file", "in_file"),
+                          ("metabolites", "metabolites")]),
+        (load, outputnode, [("metabolites", "metabolites")]),
+        (quality, select_slices, [("mask_file", "mask_file")]),
+        (quality, superres, [("mask_file", "mask_file")]),
+        (quality, outputnode, [("mask_file", "quality_mask"),
+                               ("counts_file", "counts_file")]),
+        (select_slices, resample, [("slices", "slices")]),
+        (select_slices, superres, [("slices", "slices")]),
+        (select_slices, outputnode, [("slices_file", "slices_file"),
+                                     ("slices", "slices")]),
+        (grid, resample, [("out_file", "reference")]),
+        (resample, superres, [("t1w_mrsi_file", "t1w_file"),
+                              ("flair_mrsi_file", "flair_file"),
+                              ("slice_offset", "slice_offset")]),
+        (superres, outputnode, [("out_files", "sr_files"),
+                                ("zero_filled_file", "zero_filled_file"),
+                                ("mask_file", "sr_mask"),
+                                ("reference_file", "reference_file"),
+                                ("model_info", "model_info"),
+                                ("acquired_matrix", "acquired_matrix")]),
+    ])
+    if export_slices:
+        _add_export(workflow, inputnode, load, quality, select_slices, resample, outputnode)
+    return workflow
+
+
+def _add_export(workflow, inputnode, load, quality, select_slices, resample, outputnode) -> None:
+    """Add the :class:`~mrsisr.interfaces.export.ExportSlices` node (training data for ``group --train``)."""
+    from mrsisr.interfaces.export import ExportSlices
+
+    label = pe.Node(niu.Function(function=export_label, input_names=["subject", "session"],
+                                 output_names=["label"]), name="export_label", run_without_submitting=True)
+    export = pe.Node(ExportSlices(), name="export_slices")
+    workflow.connect([
+        (inputnode, label, [("subject", "subject"),
+                            ("session", "session")]),
+        (label, export, [("label", "subject")]),
+        (load, export, [("conc_file", "in_file"),
+                        ("metabolites", "metabolites")]),
+        (quality, export, [("mask_file", "mask_file")]),
+        (select_slices, export, [("slices", "slices")]),
+        (resample, export, [("t1w_mrsi_file", "t1w_file"),
+                            ("flair_mrsi_file", "flair_file"),
+                            ("slice_offset", "slice_offset")]),
+        (export, outputnode, [("out_file", "slices_npz")]),
+    ])
