@@ -11,7 +11,7 @@ python3 -c "import torch; print('torch', torch.__version__)"
   echo "## GPU tests"; timeout 90 python3 -m pytest -q -p no:cacheprovider tests/test_gpu.py 2>&1 | tail -3
   echo "## inference"; timeout 60 python3 benchmarks/bench_inference.py --device cuda --batch-sizes 8 64 --repeats 10
   timeout 90 python3 benchmarks/bench_inference.py --threads 2 --batch-sizes 8 1 --repeats 3
-  echo "## training steps"; timeout 60 python3 benchmarks/bench_training.py --device cuda --repeats 10
+  echo "## training steps"; timeout 60 python3 benchmarks/bench_training.py --device cuda --repeats 5
 } > $OUT/bench.txt 2>&1
 cat $OUT/bench.txt
 T0=$(date +%s)

@@ -64,7 +64,7 @@ def _load_subjects(args: argparse.Namespace):
         from mrsisr.evaluation.bids_input import prepare_from_bids
 
         data_dir = prepare_from_bids(args.data, args.work_dir or args.data.parent / f"{args.data.name}-eval",
-                                     device=args.device, quiet=args.quiet)
+                                     device=args.device)
     subjects = load_dataset(data_dir)
     labels = [s.subject for s in subjects]
     chosen = set(kfold_split(labels, args.folds, args.fold)["test"] if args.folds > 1 else labels)

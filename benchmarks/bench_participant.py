@@ -1,0 +1,78 @@
+"""A whole participant through ``mrsisr BIDS_DIR OUT participant``: wall time, peak memory, per node.
+
+Generates one full-size synthetic subject (64×64×39 MRSI, 7 metabolites) unless ``--bids-dir`` is
+given, runs the participant level with the python backends and one λ, and prints the wall time,
+the peak resident memory of the largest process (``ru_maxrss`` of the children: with
+``--nprocs 1`` every node runs in that process) and the run time of every Nipype node, read from
+the node results in the work directory.
+
+    python benchmarks/bench_participant.py                 # synthesises sub-01 in a temp folder
+    python benchmarks/bench_participant.py --bids-dir cohort --participant 03 --keep
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import pickle
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from machine import describe
+
+
+def node_times(work_dir: Path) -> list[tuple[str, float]]:
+    """(node, seconds) for every node result this run wrote (our own files, not user input)."""
+    rows = []
+    for result in work_dir.rglob("result_*.pklz"):
+        with gzip.open(result, "rb") as stream:
+            runtime = getattr(pickle.load(stream), "runtime", None)
+        duration = getattr(runtime, "duration", None) if runtime is not None else None
+        if duration is not None:
+            rows.append((result.parent.name, float(duration)))
+    return sorted(rows, key=lambda row: -row[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bids-dir", type=Path, help="an existing dataset (default: synthesise one subject)")
+    parser.add_argument("--participant", default="01")
+    parser.add_argument("--nprocs", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=2, help="--omp-nthreads of the run")
+    parser.add_argument("--keep", action="store_true", help="keep the output and work folders")
+    args = parser.parse_args()
+    print(describe(args.threads))
+    root = Path(tempfile.mkdtemp(prefix="mrsisr-bench-"))
+    bids_dir = args.bids_dir
+    if bids_dir is None:
+        from mrsisr.synth import generate_dataset  # in this process, so its memory is not counted
+
+        bids_dir = generate_dataset(root / "bids", subjects=1, seed=7, formats=("nifti",))
+    command = [sys.executable, "-m", "mrsisr.bids_app.cli", str(bids_dir), str(root / "out"), "participant",
+               "--participant-label", args.participant, "--skip-bids-validation", "--backend", "python",
+               "--device", "cpu", "--nprocs", str(args.nprocs), "--omp-nthreads", str(args.threads),
+               "-w", str(root / "work")]
+    start = time.perf_counter()
+    completed = subprocess.run(command, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if completed.returncode:
+        print(completed.stdout[-3000:], completed.stderr[-3000:])
+        raise SystemExit(f"the participant run failed with exit code {completed.returncode}")
+    peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 ** 2
+    print(f"| participant | wall (s) | peak RSS (GB) |\n| --- | --- | --- |\n| sub-{args.participant} | {wall:.1f} | {peak_gb:.2f} |")
+    print("\n| node | seconds |\n| --- | --- |")
+    for name, seconds in node_times(root / "work"):
+        print(f"| {name} | {seconds:.1f} |")
+    print(f"\noutputs in {root}" if args.keep else "")
+    if not args.keep:
+        import shutil
+
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
