@@ -46,7 +46,10 @@ def load_for_inference(weights: str | Path | None = None, device: str = "auto",
     """Load a weights file (default: the packaged model) in eval mode on ``device``."""
     from mrsisr.training.trainer import resolve_device
 
+    from mrsisr.models.runtime import tune_cpu_allocator
+
     path = Path(weights) if weights else DEFAULT_WEIGHTS
+    tune_cpu_allocator()
     if num_threads:
         torch.set_num_threads(int(num_threads))
     model = load_model(path, resolve_device(device))

@@ -53,7 +53,10 @@ class ConvUnit(nn.Module):
         if folded > 1:
             scale, shift = scale.repeat_interleave(folded, dim=1), shift.repeat_interleave(folded, dim=1)
         weight = self.act.weight.repeat_interleave(folded) if folded > 1 else self.act.weight
-        y = torch.addcmul(shift[..., None, None], y, scale[..., None, None])
+        if torch.is_grad_enabled() and (y.requires_grad or scale.requires_grad):
+            y = torch.addcmul(shift[..., None, None], y, scale[..., None, None])
+        else:  # inference: overwrite the convolution's output instead of allocating another tensor
+            y = torch.addcmul(shift[..., None, None], y, scale[..., None, None], out=y)
         return F.prelu(y, weight)
 
 

@@ -144,6 +144,7 @@ class _Conv(nn.Module):
             raise ValueError(f"kernel_size must be (k, k), (k, k, 1) or (k, k, 3), got {kernel_size}")
         self.kernel_size = tuple(kernel_size)
         self.padding = kernel_size[0] // 2
+        self._kernel_cache: dict[tuple, tuple[torch.Tensor, torch.Tensor | None]] = {}
 
     def kernel(self, cond: Conditions | None) -> torch.Tensor:
         """(Cout, Cin, *k) for a shared condition, else (B, Cout, Cin, *k)."""
@@ -161,8 +162,29 @@ class _Conv(nn.Module):
         weight = fold_depth(weight, replicated)
         return weight, (bias.repeat_interleave(3) if bias is not None else None)
 
+    def _shared_kernel(self, cond: Conditions | None, replicated: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The 2-D kernel of one shared condition, remembered while nothing can change it.
+
+        Inference applies the same (n, metabolite, λ) to every slice of a metabolite, so outside
+        autograd the conditioned, folded kernel is computed once per condition and parameter state
+        (the parameters' version counters, bumped by every in-place update, are part of the key).
+        """
+        if self.training or torch.is_grad_enabled() or cond is None:
+            return self._as_2d(self.kernel(cond), replicated)
+        parameters = tuple(self.parameters())
+        key = (cond.n.item(), cond.metabolite.item(), cond.lam.item(), replicated,
+               tuple((p.data_ptr(), p._version) for p in parameters))
+        if key not in self._kernel_cache:
+            if len(self._kernel_cache) >= 4:
+                self._kernel_cache.pop(next(iter(self._kernel_cache)))
+            self._kernel_cache[key] = self._as_2d(self.kernel(cond), replicated)
+        return self._kernel_cache[key]
+
     def forward(self, x: torch.Tensor, cond: Conditions | None = None, replicated: bool = False) -> torch.Tensor:
         """(B, Cin[·3], H, W) → (B, Cout[·3], H, W)."""
+        if cond is None or cond.shared:
+            weight, bias = self._shared_kernel(cond, replicated)
+            return _conv(x, weight, self.padding, bias=bias)
         weight = self.kernel(cond)
         shared = weight.ndim == len(self.kernel_size) + 2
         weight, bias = self._as_2d(weight, replicated)

@@ -26,6 +26,7 @@ from mrsisr import TRAINED_MATRIX_SIZES, __version__
 from mrsisr.losses import critic_loss, generator_loss
 from mrsisr.models import build
 from mrsisr.models.unet import _upsample_to_depth3
+from mrsisr.models.runtime import tune_cpu_allocator
 from mrsisr.models.weights import save_weights
 from mrsisr.training.data import Batch, BatchSampler, SubjectSlices, kfold_split, make_batch
 
@@ -114,6 +115,8 @@ class Trainer:
         self.rank = int(os.environ.get("RANK", 0))
         self.world = int(os.environ.get("WORLD_SIZE", 1))
         self.device = resolve_device(config.device)
+        if self.device.type == "cpu":
+            tune_cpu_allocator()
         if self.world > 1:
             self._init_distributed()
         names = [s.subject for s in subjects]
