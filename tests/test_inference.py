@@ -133,7 +133,7 @@ def test_evaluate_command_on_prepared_slices(weights, subject, tmp_path):
                  ).run(cwd=str(tmp_path / "prepared"))
     out = tmp_path / "eval"
     code = evaluate_cli.main([str(tmp_path / "prepared"), "--weights", str(weights), "--simulate-matrix", "4", "8",
-                              "--sharpness", "0", "0.05", "--mismatch", "--mismatch-sizes", "4", "8", "--json", str(out / "s.json"),
+                              "--sharpness", "0", "0.05", "--mismatch", "--mismatch-sizes", "4", "8", "--panels", "8", "--json", str(out / "s.json"),
                               "--out-dir", str(out), "--device", "cpu", "--quiet"])
     assert code == 0
     result = json.loads((out / "s.json").read_text())
@@ -143,7 +143,8 @@ def test_evaluate_command_on_prepared_slices(weights, subject, tmp_path):
     assert {row["lam"] for row in result["per_lambda"] if row["method"] == "model"} == {0.0, 0.05}
     assert np.array(result["mismatch"]["n"]).shape == (2, 2)
     assert {p.name for p in out.iterdir()} >= {"rows.csv", "summary.md", "per_n.png", "lambda_sweep.png",
-                                              "mismatch_n.png", "mismatch_metabolite.png"}
+                                              "mismatch_n.png", "mismatch_metabolite.png",
+                                              "panel_sub-01_n8.png"}
     assert "Wilcoxon" in (out / "summary.md").read_text()
 
 

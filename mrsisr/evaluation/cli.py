@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--mismatch", action="store_true", help="also run the Fig. 2 condition-mismatch study")
     parser.add_argument("--mismatch-sizes", type=int, nargs="+", default=list(TRAINED_MATRIX_SIZES),
                         help="matrix sizes of the mismatch study (default: the trained 16 18 … 32)")
+    parser.add_argument("--panels", type=int, metavar="N_ACQUIRED",
+                        help="also draw the Fig. 3 panel (each metabolite at every --sharpness) at this n, "
+                             "one PNG per evaluated subject (needs --out-dir)")
     parser.add_argument("--json", type=Path, help="write the summary as JSON here")
     parser.add_argument("--out-dir", type=Path, help="write rows.csv, summary.md, summary.json and PNG plots here")
     parser.add_argument("--work-dir", type=Path, help="participant outputs for a BIDS input (default: DATA-eval)")
@@ -119,6 +122,12 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(result, indent=1, default=float))
     if args.out_dir:
         _write_outputs(args.out_dir, rows, result)
+        if args.panels:
+            from mrsisr.evaluation.figures import sharpness_panel
+
+            for data in subjects:
+                sharpness_panel(models[0], data, args.panels, args.sharpness,
+                                args.out_dir / f"panel_sub-{data.subject}_n{args.panels}.png")
     print(summ.markdown_report(result, "mrsisr evaluation").split("\n## ")[0])
     return 0
 
