@@ -16,19 +16,7 @@ from pathlib import Path
 
 from mrsisr import METABOLITES
 
-__all__ = ["RunConfig", "to_toml", "default_weights"]
-
-
-def default_weights() -> Path:
-    """The packaged default weights file (``mrsisr/data/*.safetensors``)."""
-    from mrsisr import data
-
-    folder = Path(data.__file__).parent
-    for name in ("default.safetensors", "mcm_default.safetensors", "mcm.safetensors"):
-        if (folder / name).is_file():
-            return folder / name
-    found = sorted(folder.glob("*.safetensors"))
-    return found[0] if found else folder / "default.safetensors"
+__all__ = ["RunConfig", "to_toml"]
 
 
 @dataclass(frozen=True)

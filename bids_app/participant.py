@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import getpass
+import json
 import os
 import sys
 import time
@@ -39,12 +40,20 @@ def check_inputs(config: RunConfig) -> None:
                           + "\n(use --skip-bids-validation to run anyway)")
     if not config.lcmodel_dir.is_dir():
         raise AppExit(EXIT["no_input"], f"LCModel directory {config.lcmodel_dir} does not exist (--lcmodel-dir)")
-    if config.weights is None:
-        from mrsisr.inference import DEFAULT_WEIGHTS
+    from mrsisr.inference import DEFAULT_WEIGHTS
+    from mrsisr.models.weights import WeightsError, read_metadata
 
-        if not Path(DEFAULT_WEIGHTS).is_file():
-            raise AppExit(EXIT["no_input"], f"the packaged default weights {DEFAULT_WEIGHTS} are missing; "
-                          "pass --weights FILE.safetensors")
+    weights = config.weights or DEFAULT_WEIGHTS
+    if config.weights is None and not Path(DEFAULT_WEIGHTS).is_file():
+        raise AppExit(EXIT["no_input"], f"the packaged default weights {DEFAULT_WEIGHTS} are missing; "
+                      "pass --weights FILE.safetensors")
+    try:
+        variant = read_metadata(weights)["variant"]
+    except WeightsError as error:
+        raise AppExit(EXIT["no_input"], str(error)) from error
+    card = Path(weights).with_suffix(".json")
+    about = json.loads(card.read_text()).get("description", "") if card.is_file() else ""
+    _say(f"mrsisr: model {weights} ({variant}{'; ' + about if about else ''})")
     if config.backend == "fsl":
         from mrsisr.interfaces.skullstrip import fsl_available
 
