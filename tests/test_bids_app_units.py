@@ -19,6 +19,7 @@ from mrsisr.bids_app.derivatives import (
 )
 from mrsisr.bids_app.execution import Progress, collect_crashes, plugin_settings, subject_key_of, SubjectStatus
 from mrsisr.bids_app.validation import find_validator, validate_dataset
+from bids_fixtures import tiny_weights
 
 
 def _nifti(path: Path, shape=(8, 8, 8), value=1.0, affine=None) -> Path:
@@ -161,9 +162,8 @@ def test_labels_with_and_without_prefix(small_bids, tmp_path):
 ])
 def test_exit_codes_and_nothing_written(small_bids, tmp_path, capsys, args, code):
     args = [a.format(bids=small_bids, out=tmp_path / "out") for a in args]
-    if "--weights" not in args:  # the packaged default may be absent: a stand-in file passes the check
-        (tmp_path / "w.safetensors").write_bytes(b"x")
-        args += ["--weights", str(tmp_path / "w.safetensors")]
+    if "--weights" not in args:
+        args += ["--weights", str(tiny_weights(tmp_path / "w.safetensors"))]
     if "--skip-bids-validation" not in args:
         args.append("--skip-bids-validation")
     before = sorted(p for p in small_bids.rglob("*"))
@@ -194,9 +194,17 @@ def test_version(capsys):
     assert stop.value.code == 0 and "mrsisr" in capsys.readouterr().out
 
 
+def test_weights_that_are_not_safetensors_are_refused_before_any_work(small_bids, tmp_path, capsys):
+    garbage = tmp_path / "w.safetensors"
+    garbage.write_bytes(b"\x80\x04 not a weights file")
+    code = main([str(small_bids), str(tmp_path / "out"), "participant", "--skip-bids-validation",
+                 "--weights", str(garbage)])
+    assert code == EXIT["no_input"] and "not a safetensors file" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "sub-01").exists()
+
+
 def test_validate_only_table_and_default_acquisition(small_bids, tmp_path, capsys):
-    weights = tmp_path / "w.safetensors"
-    weights.write_bytes(b"x")
+    weights = tiny_weights(tmp_path / "w.safetensors")
     code = main([str(small_bids), str(tmp_path / "out"), "participant", "--validate-only", "--skip-bids-validation",
                  "--weights", str(weights)])
     out = capsys.readouterr().out
@@ -309,7 +317,6 @@ def test_missing_validator_warns_and_continues(small_bids, tmp_path, monkeypatch
     import mrsisr.bids_app.validation as validation
 
     monkeypatch.setattr(validation, "find_validator", lambda: None)
-    (tmp_path / "w.safetensors").write_bytes(b"x")
     code = main([str(small_bids), str(tmp_path / "out"), "participant", "--validate-only",
-                 "--weights", str(tmp_path / "w.safetensors")])
+                 "--weights", str(tiny_weights(tmp_path / "w.safetensors"))])
     assert code == 0 and "BIDS validation was skipped" in capsys.readouterr().err
