@@ -306,3 +306,11 @@ def test_quality_and_selection_in_a_workflow(maps, tmp_path):
     # eroded brain: slices 3…6, 16 voxels each; slice 4 loses 4 to S/N and FWHM (any metabolite)
     assert node.result.outputs.slices == [3, 5, 6]
     assert node.result.outputs.n_slices == 3
+
+
+def test_skull_rim_is_a_distance_not_a_voxel_count():
+    """A 16×16 acquisition (13.6 mm voxels) must not lose a 13.6 mm rim of brain."""
+    from mrsisr.interfaces.quality import erosion_voxels
+
+    assert [erosion_voxels(np.diag([size, size, 3.4, 1.0])) for size in (3.4, 6.8, 9.07, 13.6)] == [1, 1, 0, 0]
+    assert erosion_voxels(np.diag([13.6, 13.6, 3.4, 1.0]), erode_mm=13.6) == 1

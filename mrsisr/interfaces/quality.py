@@ -36,6 +36,9 @@ from nipype.interfaces.base import (
 from mrsisr.grid import brain_mask_on_grid, check_same_grid, load_image
 
 #: Rejection reasons, in the column order of the counts table.
+#: Default skull rim removed by ``QualityFilter`` (one voxel of the paper's 3.4 mm grid).
+ERODE_MM = 3.4
+
 REASONS = ("outside_brain", "low_snr", "wide_fwhm", "high_crlb", "failed_fit")
 
 COUNT_COLUMNS = {
@@ -172,6 +175,16 @@ def _load_per_metabolite(path, what: str, n_metabolites: int, grid=None, *, allo
     return data, affine
 
 
+def erosion_voxels(affine: np.ndarray, erode_mm: float = ERODE_MM) -> int:
+    """Whole in-plane voxels of a grid closest to ``erode_mm`` (3.4 mm: 1 at 3.4 and 6.8 mm, 0 at 13.6 mm).
+
+    >>> erosion_voxels(np.diag([3.4, 3.4, 3.4, 1])), erosion_voxels(np.diag([13.6, 13.6, 3.4, 1]))
+    (1, 0)
+    """
+    in_plane = float(np.min(np.linalg.norm(np.asarray(affine)[:3, :2], axis=0)))
+    return int(np.floor(erode_mm / in_plane + 0.5))
+
+
 def filter_quality_files(
     *,
     metabolites: list[str],
@@ -186,12 +199,16 @@ def filter_quality_files(
     fwhm_max: float = 0.15,
     crlb_max: float | None = None,
     brain_fraction_min: float = 0.5,
-    erode_voxels: int = 1,
+    erode_voxels: int | None = None,
+    erode_mm: float = ERODE_MM,
     erode_in_plane: bool = False,
 ) -> dict[str, str]:
     """File-level quality filter (what :class:`QualityFilter` runs); returns the output paths.
 
-    The S/N map defines the MRSI grid; every other map must share it.
+    The S/N map defines the MRSI grid; every other map must share it. The skull rim removed is
+    ``erode_voxels`` voxels when given, else ``erode_mm`` in whole in-plane voxels of this grid
+    (rounded to nearest: 1 voxel at 3.4 mm and 6.8 mm, none at 13.6 mm), so that a coarse
+    acquisition does not lose a 13.6 mm rim of brain.
     """
     if not metabolites:
         raise ValueError("metabolites: at least one metabolite name is needed")
@@ -220,6 +237,8 @@ def filter_quality_files(
     if not np.any(mask):
         raise ValueError(f"brain mask {brain_mask} is empty (no nonzero voxel)")
     shape = snr.shape[:3]
+    if erode_voxels is None:
+        erode_voxels = erosion_voxels(affine, erode_mm)
     fraction, brain = brain_mask_on_grid(
         mask, mask_affine, shape, affine, min_fraction=brain_fraction_min,
         erode_voxels=erode_voxels, erode_in_plane=erode_in_plane,
@@ -342,8 +361,10 @@ class _QualityFilterInputSpec(BaseInterfaceInputSpec):
     brain_fraction_min = traits.Range(0.01, 1.0, 0.5, usedefault=True,
                                       desc="an MRSI voxel is in the brain when at least this "
                                       "fraction of its volume is inside the brain mask")
-    erode_voxels = traits.Range(0, 10, 1, usedefault=True,
-                                desc="erode the MRSI-grid brain mask by this many voxels (skull)")
+    erode_mm = traits.Float(ERODE_MM, usedefault=True,
+                            desc="erode the MRSI-grid brain mask by this distance, in whole in-plane voxels "
+                                 "rounded to nearest (skull rim; paper: one 3.4 mm voxel)")
+    erode_voxels = traits.Range(0, 10, desc="erode by this many voxels instead of erode_mm")
     erode_in_plane = traits.Bool(False, usedefault=True,
                                  desc="erode within axial slices only (default: in 3-D)")
 
@@ -363,8 +384,8 @@ class QualityFilter(SimpleInterface):
     :func:`mrsisr.grid.brain_mask_on_grid` for the skull criterion.
 
     >>> qf = QualityFilter(metabolites=["tCho", "NAA"])
-    >>> qf.inputs.snr_min, qf.inputs.fwhm_max, qf.inputs.erode_voxels
-    (2.5, 0.15, 1)
+    >>> qf.inputs.snr_min, qf.inputs.fwhm_max, qf.inputs.erode_mm
+    (2.5, 0.15, 3.4)
     """
 
     input_spec = _QualityFilterInputSpec
@@ -378,8 +399,9 @@ class QualityFilter(SimpleInterface):
             metabolites=list(inputs.metabolites), snr_file=inputs.snr_file,
             fwhm_file=inputs.fwhm_file, brain_mask=inputs.brain_mask, out_dir=runtime.cwd,
             snr_min=inputs.snr_min, fwhm_max=inputs.fwhm_max,
-            brain_fraction_min=inputs.brain_fraction_min, erode_voxels=inputs.erode_voxels,
-            erode_in_plane=inputs.erode_in_plane, **optional,
+            brain_fraction_min=inputs.brain_fraction_min,
+            erode_voxels=inputs.erode_voxels if isdefined(inputs.erode_voxels) else None,
+            erode_mm=inputs.erode_mm, erode_in_plane=inputs.erode_in_plane, **optional,
         ))
         return runtime
 
