@@ -21,7 +21,7 @@ from machine import describe, median_time
 from mrsisr.losses import critic_loss, generator_loss, masked_l1
 from mrsisr.models import GENERATORS, build
 from mrsisr.models.reference import reference_forward
-from mrsisr.models.unet import _upsample_to_depth3
+from mrsisr.models.unet import upsample_to_depth3
 
 
 def make_step(model, critic, forward, kind: str, data: dict):
@@ -30,7 +30,7 @@ def make_step(model, critic, forward, kind: str, data: dict):
     args = (data["t1"], data["flair"], data["lr"], data["n"], data["met"], data["lam"])
 
     def critic_input(maps):
-        return torch.cat([data["t1"], data["flair"], _upsample_to_depth3(data["lr"], 3), _upsample_to_depth3(maps, 3)], 1)
+        return torch.cat([data["t1"], data["flair"], upsample_to_depth3(data["lr"], 3), upsample_to_depth3(maps, 3)], 1)
 
     def step():
         if kind == "adversarial":

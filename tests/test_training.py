@@ -188,9 +188,9 @@ def test_corrupt_and_mismatched_weights_give_clear_errors(tmp_path):
 
 def test_torchrun_data_parallel_training_on_cpu(dataset_dir, tmp_path):
     """Two processes (gloo) train one model through DistributedDataParallel."""
+    import os
     import shutil
     import subprocess
-    import sys
 
     torchrun = shutil.which("torchrun")
     if torchrun is None:
@@ -201,7 +201,7 @@ def test_torchrun_data_parallel_training_on_cpu(dataset_dir, tmp_path):
                "--base-features", "2", "--latent-width", "4", "--sharpness-width", "4", "--critic-steps", "2",
                "--device", "cpu", "--quiet"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300,
-                            env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr[-2000:]
     card = json.loads((out / "model.json").read_text())
     assert card["processes"] == 2 and card["steps"] > 0

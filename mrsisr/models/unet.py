@@ -27,10 +27,10 @@ from mrsisr import kspace
 from mrsisr.models.blocks import ConvBlock, ConvFactory, NormFactory
 from mrsisr.models.conditioning import Conditions, PlainConv
 
-__all__ = ["MultiEncoderUNet"]
+__all__ = ["MultiEncoderUNet", "fold", "upsample_to_depth3"]
 
 
-def _upsample_to_depth3(x: torch.Tensor, scale: int) -> torch.Tensor:
+def upsample_to_depth3(x: torch.Tensor, scale: int) -> torch.Tensor:
     """(B, C, H, W) → (B, C, scale·H, scale·W, 3): bilinear in-plane, replicated over 3 sub-slices.
 
     Equal to trilinear upsampling of a depth-1 volume (``align_corners=False``).

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from mrsisr import TRAINED_MATRIX_SIZES, __version__
 from mrsisr.losses import critic_loss, generator_loss
 from mrsisr.models import build
-from mrsisr.models.unet import _upsample_to_depth3
+from mrsisr.models.unet import upsample_to_depth3
 from mrsisr.models.runtime import tune_cpu_allocator
 from mrsisr.models.weights import save_weights
 from mrsisr.training.data import Batch, BatchSampler, SubjectSlices, kfold_split, make_batch
@@ -102,7 +102,7 @@ def resolve_device(name: str) -> torch.device:
 
 def _critic_input(batch, maps: torch.Tensor) -> torch.Tensor:
     """(T1w, FLAIR, LR ↑, map ↑) at 3N×3N×3: the critic's 4 channels."""
-    return torch.cat([batch.t1, batch.flair, _upsample_to_depth3(batch.lr, 3), _upsample_to_depth3(maps, 3)], dim=1)
+    return torch.cat([batch.t1, batch.flair, upsample_to_depth3(batch.lr, 3), upsample_to_depth3(maps, 3)], dim=1)
 
 
 class Trainer:
