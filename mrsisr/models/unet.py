@@ -29,6 +29,9 @@ from mrsisr.models.conditioning import Conditions, PlainConv
 
 __all__ = ["MultiEncoderUNet", "fold", "upsample_to_depth3"]
 
+#: Activations are kept channels-last, the layout oneDNN's CPU convolutions run fastest on.
+CHANNELS_LAST = torch.channels_last
+
 
 def upsample_to_depth3(x: torch.Tensor, scale: int) -> torch.Tensor:
     """(B, C, H, W) → (B, C, scale·H, scale·W, 3): bilinear in-plane, replicated over 3 sub-slices.
@@ -61,7 +64,7 @@ class _Encoder(nn.Module):
         outputs = []
         for index, level in enumerate(self.levels):
             if index == 1:  # max-pool (2, 2, 3): over the 3 sub-slices, then 2×2 in-plane
-                x = F.max_pool2d(x.view(x.shape[0], -1, 3, *x.shape[2:]).amax(dim=2), 2)
+                x = F.max_pool2d(x.unflatten(1, (-1, 3)).amax(dim=2), 2).contiguous(memory_format=CHANNELS_LAST)
             elif index > 1:
                 x = F.max_pool2d(x, 2)
             x = level(x, cond)
@@ -79,7 +82,7 @@ class _DecoderLevel(nn.Module):
         self.block = ConvBlock(3 * out_channels, out_channels, kernel_size, make_conv, make_norm)
 
     def forward(self, x: torch.Tensor, skips: tuple[torch.Tensor, torch.Tensor], cond: Conditions) -> torch.Tensor:
-        x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+        x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False).contiguous(memory_format=CHANNELS_LAST)
         # The last level goes from depth 1 to 3: the upsampled input is the same in every sub-slice.
         up = self.up_conv(x, replicated=len(self.up_conv.kernel_size) == 3)
         return self.block(torch.cat([up, *skips], dim=1), cond)
@@ -164,7 +167,7 @@ class MultiEncoderUNet(nn.Module):
         lr_up = F.interpolate(lr, scale_factor=3, mode="bilinear", align_corners=False)
         lr_up = lr_up.expand(-1, 3, -1, -1)  # the map, replicated over the 3 sub-slices (folded)
         # channels-last from the start: the layout oneDNN's convolutions run fastest on the CPU
-        inputs = [torch.cat([lr_up, fold(mri)], dim=1).contiguous(memory_format=torch.channels_last)
+        inputs = [torch.cat([lr_up, fold(mri)], dim=1).contiguous(memory_format=CHANNELS_LAST)
                   for mri in (t1, flair)]
         skips = [encoder(x, cond) for encoder, x in zip(self.encoders, inputs)]
         x = torch.cat([skips[0][-1], skips[1][-1]], dim=1)
