@@ -25,6 +25,8 @@ import tempfile
 import time
 from importlib import metadata
 
+from machine import cpu_model
+
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -45,17 +47,6 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--workdir", default=None, help="where to write images (default: a temporary folder)")
     return parser
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _versions() -> str:
@@ -83,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(args.threads)
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(
-        f"CPU: {_cpu_model()}; cores visible: {affinity}; "
+        f"CPU: {cpu_model()}; cores visible: {affinity}; "
         f"ITK threads: {sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()}"
     )
     print(f"Python {platform.python_version()} on {platform.platform()}")
