@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import nibabel as nib
@@ -100,49 +101,40 @@ def build_derivative_path(entities: dict) -> str:
     return path
 
 
-def _temporary(path: Path) -> Path:
-    """A hidden name in the same folder that keeps the extension (nibabel picks gzip by it)."""
-    return path.with_name(f".{uuid.uuid4().hex[:8]}.{path.name}")
-
-
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically (temporary file + :func:`os.replace`)."""
+@contextmanager
+def _atomic(path: str | Path):
+    """Yield a hidden temporary name beside ``path`` (same extension, so nibabel picks gzip by it);
+    on success it replaces ``path`` in one :func:`os.replace`, on failure it is removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = _temporary(path)
+    temporary = path.with_name(f".{uuid.uuid4().hex[:8]}.{path.name}")
     try:
-        temporary.write_text(text)
+        yield temporary
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
-    return path
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically."""
+    with _atomic(path) as temporary:
+        temporary.write_text(text)
+    return Path(path)
 
 
 def atomic_copy(source: str | Path, path: str | Path) -> Path:
     """Copy a file to ``path`` atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = _temporary(path)
-    try:
+    with _atomic(path) as temporary:
         shutil.copyfile(source, temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path
+    return Path(path)
 
 
 def atomic_save_nifti(img: nib.Nifti1Image, path: str | Path) -> Path:
     """Save a NIfTI atomically, with spatial units set to mm (the validator checks them)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     img.header.set_xyzt_units(xyz="mm")
-    temporary = _temporary(path)
-    try:
+    with _atomic(path) as temporary:
         nib.save(img, temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path
+    return Path(path)
 
 
 def _to_json(value):
