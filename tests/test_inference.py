@@ -148,5 +148,19 @@ def test_evaluate_command_on_prepared_slices(weights, subject, tmp_path):
     assert "Wilcoxon" in (out / "summary.md").read_text()
 
 
+def test_evaluate_slice_step_scores_every_kth_slice(weights, subject, tmp_path):
+    files, *_ = subject
+    ExportSlices(in_file=str(files["maps"]), mask_file=str(files["mask"]), metabolites=METS,
+                 t1w_file=str(files["t1"]), flair_file=str(files["flair"]), slices=[0, 1, 2, 3], subject="01"
+                 ).run(cwd=str(tmp_path))
+    common = [str(tmp_path), "--weights", str(weights), "--simulate-matrix", "8", "--baselines", "--device", "cpu",
+              "--quiet"]
+    assert evaluate_cli.main(common + ["--slice-step", "3", "--out-dir", str(tmp_path / "e")]) == 0
+    rows = (tmp_path / "e" / "rows.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    assert sorted({int(r.split(",")[header.index("slice")]) for r in rows[1:]}) == [0, 3]
+    assert evaluate_cli.main(common + ["--slice-step", "0"]) == 2
+
+
 def test_evaluate_refuses_unknown_subjects(weights, tmp_path):
     assert evaluate_cli.main([str(tmp_path), "--weights", str(weights)]) == 2

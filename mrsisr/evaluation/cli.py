@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--folds", type=int, default=1, help="evaluate the test subjects of --fold (1: everyone)")
     parser.add_argument("--fold", type=int, default=0)
     parser.add_argument("--subjects", nargs="+", help="evaluate only these subject labels")
+    parser.add_argument("--slice-step", type=int, default=1, metavar="K",
+                        help="score every K-th prepared slice of each subject (quicker studies; default: all)")
     parser.add_argument("--mismatch", action="store_true", help="also run the Fig. 2 condition-mismatch study")
     parser.add_argument("--mismatch-sizes", type=int, nargs="+", default=list(TRAINED_MATRIX_SIZES),
                         help="matrix sizes of the mismatch study (default: the trained 16 18 … 32)")
@@ -60,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load_subjects(args: argparse.Namespace):
-    from mrsisr.training.data import kfold_split, load_dataset
+    from mrsisr.training.data import every_kth_slice, kfold_split, load_dataset
 
     data_dir = args.data
     if (args.data / "dataset_description.json").is_file() and not any(args.data.glob("*_slices.npz")):
@@ -76,7 +78,9 @@ def _load_subjects(args: argparse.Namespace):
         if unknown:
             raise ValueError(f"subjects {sorted(unknown)} are not in {data_dir}; available: {labels}")
         chosen &= set(args.subjects)
-    return [s for s in subjects if s.subject in chosen]
+    if args.slice_step < 1:
+        raise ValueError(f"--slice-step must be at least 1, got {args.slice_step}")
+    return [every_kth_slice(s, args.slice_step) for s in subjects if s.subject in chosen]
 
 
 def _methods(args: argparse.Namespace):

@@ -23,7 +23,7 @@ time, unlike the ground truth's) and each MRI block by its own maximum.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -96,6 +96,15 @@ def load_dataset(directory: str | Path) -> list[SubjectSlices]:
     if not paths:
         raise FileNotFoundError(f"no *_slices.npz prepared-slice files under {directory}")
     return sorted((load_subject(path) for path in paths), key=lambda item: item.subject)
+
+
+def every_kth_slice(data: SubjectSlices, step: int) -> SubjectSlices:
+    """The same subject with only slices 0, step, 2·step, … (the whole subject when ``step`` is 1)."""
+    if step == 1:
+        return data
+    keep = slice(None, None, step)
+    return replace(data, maps=data.maps[keep], masks=data.masks[keep], t1=data.t1[keep],
+                   flair=data.flair[keep], slices=np.asarray(data.slices)[keep])
 
 
 def kfold_split(subjects: list[str], folds: int, fold: int) -> dict[str, list[str]]:
