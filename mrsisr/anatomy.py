@@ -1,8 +1,8 @@
-"""Pure helpers for the anatomical nodes: input checks, coordinate conventions, test heads.
+"""Pure helpers for the anatomical nodes: coordinate conventions, matrices, test heads.
 
 Nothing here imports nipype: the interfaces in :mod:`mrsisr.interfaces.skullstrip` and
-:mod:`mrsisr.interfaces.registration` call these functions, and tests exercise them
-directly.
+:mod:`mrsisr.interfaces.registration` call these functions (and check their input images with
+:func:`mrsisr.grid.load_nifti`), and tests exercise them directly.
 
 Coordinate conventions
 ----------------------
@@ -27,18 +27,15 @@ lies in the FLAIR's scanner coordinates to where the same anatomy lies in the T1
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 
 __all__ = [
-    "AnatomicalImageError",
     "fsl_matrix_to_ras",
     "flair_like_phantom",
     "fsl_voxel_to_fsl",
     "itk_to_ras",
-    "load_image_3d",
     "mni_head_phantom",
     "ras_to_fsl_matrix",
     "ras_to_itk",
@@ -50,75 +47,6 @@ __all__ = [
 
 #: RAS <-> LPS (its own inverse).
 LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
-
-
-class AnatomicalImageError(ValueError):
-    """An anatomical input is missing, unreadable, not 3-D, empty or not finite."""
-
-
-def load_image_3d(path: str | os.PathLike, role: str = "image") -> nib.Nifti1Image:
-    """Load a 3-D NIfTI image and check that it is usable.
-
-    A 4-D image whose extra dimensions have length 1 is squeezed to 3-D.
-
-    Parameters
-    ----------
-    path : path-like
-        The file to read.
-    role : str
-        What the file is for (``"T1w"``, ``"FLAIR"``...), used in error messages.
-
-    Raises
-    ------
-    AnatomicalImageError
-        Missing or unreadable file, not 3-D, no voxels or no signal (constant), NaN/Inf.
-
-    Examples
-    --------
-    >>> import tempfile, nibabel as nib, numpy as np
-    >>> f = tempfile.mkdtemp() + "/t1.nii.gz"
-    >>> nib.Nifti1Image(np.zeros((4, 4, 4), "f4"), np.eye(4)).to_filename(f)
-    >>> try:
-    ...     load_image_3d(f, "T1w")
-    ... except AnatomicalImageError as err:
-    ...     print(err)  # doctest: +ELLIPSIS
-    T1w image .../t1.nii.gz is empty: all 64 voxels equal 0.0; expected an image with signal.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise AnatomicalImageError(f"{role} image {path} does not exist (expected a NIfTI file).")
-    try:
-        img = nib.load(str(path))
-        data = np.asanyarray(img.dataobj)
-    except Exception as exc:  # nibabel raises many kinds for bad files
-        raise AnatomicalImageError(
-            f"{role} image {path} could not be read as NIfTI ({type(exc).__name__}: {exc}); "
-            "expected a readable .nii or .nii.gz file."
-        ) from exc
-    if data.ndim > 3 and all(s == 1 for s in data.shape[3:]):
-        img = nib.squeeze_image(img)
-        data = np.asanyarray(img.dataobj)
-    if data.ndim != 3:
-        raise AnatomicalImageError(
-            f"{role} image {path} has shape {data.shape} ({data.ndim}-D); expected one 3-D volume."
-        )
-    if data.size == 0:
-        raise AnatomicalImageError(f"{role} image {path} has no voxels (shape {data.shape}).")
-    if np.issubdtype(data.dtype, np.floating) or np.iscomplexobj(data):
-        bad = ~np.isfinite(data)
-        if bad.any():
-            raise AnatomicalImageError(
-                f"{role} image {path} contains {int(bad.sum())} NaN/Inf voxel(s) of {data.size}; "
-                "expected finite intensities (replace or mask them first)."
-            )
-    lo, hi = data.min(), data.max()
-    if lo == hi:
-        raise AnatomicalImageError(
-            f"{role} image {path} is empty: all {data.size} voxels equal {lo}; expected an image with signal."
-        )
-    if abs(np.linalg.det(img.affine[:3, :3])) < 1e-12:
-        raise AnatomicalImageError(f"{role} image {path} has a singular affine {img.affine.tolist()}.")
-    return img
 
 
 # --------------------------------------------------------------------------- matrices

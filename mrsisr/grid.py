@@ -39,6 +39,71 @@ Grid = tuple[tuple[int, int, int], np.ndarray]
 # --------------------------------------------------------------------------
 # Loading and checking images
 # --------------------------------------------------------------------------
+class ImageError(ValueError):
+    """An input image is unreadable, of the wrong dimensionality, empty, constant or not finite."""
+
+
+def load_nifti(
+    path: str | Path,
+    what: str,
+    *,
+    ndims: tuple[int, ...] = (3,),
+    allow_nonfinite: bool = False,
+    require_signal: bool = False,
+) -> nib.Nifti1Image:
+    """Load a NIfTI image after checking that it is usable: the one checked loader of the nodes.
+
+    ``what`` names the image in error messages (``"T1w"``, ``"S/N map"``). Trailing singleton
+    dimensions (``x×y×z×1``) are dropped before the number of dimensions is checked against
+    ``ndims``. NaN/±Inf raise unless ``allow_nonfinite`` (the caller then decides what they
+    mean); ``require_signal`` also refuses a constant image (an anatomical scan must have one).
+
+    Raises
+    ------
+    FileNotFoundError
+        The file does not exist.
+    ImageError
+        Unreadable file, wrong number of dimensions, no voxels, non-finite values, no signal
+        (when required) or a singular affine.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> f = tempfile.mkdtemp() + "/t1.nii.gz"
+    >>> nib.Nifti1Image(np.zeros((4, 4, 4), "f4"), np.eye(4)).to_filename(f)
+    >>> try:
+    ...     load_nifti(f, "T1w", require_signal=True)
+    ... except ImageError as err:
+    ...     print(err)  # doctest: +ELLIPSIS
+    T1w image .../t1.nii.gz is empty: all 64 voxels equal 0.0; expected an image with signal.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} image {path} does not exist (expected a NIfTI file).")
+    try:
+        img = nib.squeeze_image(nib.load(str(path)))
+        data = np.asanyarray(img.dataobj)
+    except Exception as exc:  # nibabel raises many kinds for a bad file
+        raise ImageError(f"{what} image {path} could not be read as NIfTI ({type(exc).__name__}: {exc}); "
+                         "expected a readable .nii or .nii.gz file.") from exc
+    if data.ndim not in ndims:
+        expected = " or ".join(f"{n}-D" for n in ndims)
+        raise ImageError(f"{what} image {path} has shape {data.shape} ({data.ndim}-D); expected {expected}.")
+    if data.size == 0:
+        raise ImageError(f"{what} image {path} has no voxels (shape {data.shape}).")
+    if not allow_nonfinite and (np.issubdtype(data.dtype, np.floating) or np.iscomplexobj(data)):
+        bad = int(np.count_nonzero(~np.isfinite(data)))
+        if bad:
+            raise ImageError(f"{what} image {path} contains {bad} NaN/Inf voxel(s) of {data.size}; "
+                             "expected finite values (replace or mask them first).")
+    if require_signal and data.min() == data.max():
+        raise ImageError(f"{what} image {path} is empty: all {data.size} voxels equal {data.min()}; "
+                         "expected an image with signal.")
+    if abs(np.linalg.det(img.affine[:3, :3])) < 1e-12:
+        raise ImageError(f"{what} image {path} has a singular affine {img.affine.tolist()}.")
+    return img
+
+
 def load_image(
     path: str | Path,
     what: str,
@@ -46,45 +111,9 @@ def load_image(
     ndims: tuple[int, ...] = (3,),
     allow_nonfinite: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Load a NIfTI image as ``(data, affine)`` after checking it.
-
-    ``what`` names the image in error messages (e.g. ``"S/N map"``). A
-    trailing singleton dimension (``x×y×z×1``) is dropped before the number of
-    dimensions is checked against ``ndims``. NaN/±Inf raise unless
-    ``allow_nonfinite`` (the caller then decides what they mean).
-
-    Raises
-    ------
-    FileNotFoundError
-        The file does not exist.
-    ValueError
-        Unreadable file, wrong number of dimensions, an empty image, or
-        non-finite values where they are not allowed.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{what}: file not found: {path}")
-    try:
-        img = nib.load(str(path))
-        data = np.asanyarray(img.dataobj)
-    except Exception as exc:  # nibabel raises many types for a bad file
-        raise ValueError(f"{what}: cannot read {path} as a NIfTI image ({exc})") from exc
-    while data.ndim > 3 and data.shape[-1] == 1:
-        data = data[..., 0]
-    if data.ndim not in ndims:
-        expected = " or ".join(f"{n}-D" for n in ndims)
-        raise ValueError(
-            f"{what}: {path} has shape {data.shape} ({data.ndim}-D); expected {expected}"
-        )
-    if data.size == 0 or min(data.shape) == 0:
-        raise ValueError(f"{what}: {path} is empty (shape {data.shape})")
-    if not allow_nonfinite and np.issubdtype(data.dtype, np.floating):
-        bad = int(np.count_nonzero(~np.isfinite(data)))
-        if bad:
-            raise ValueError(
-                f"{what}: {path} contains {bad} NaN/Inf value(s); expected finite values"
-            )
-    return data, np.asarray(img.affine, dtype=float)
+    """:func:`load_nifti` returning ``(data, affine)``, for the nodes that compute on arrays."""
+    img = load_nifti(path, what, ndims=ndims, allow_nonfinite=allow_nonfinite)
+    return np.asanyarray(img.dataobj), np.asarray(img.affine, dtype=float)
 
 
 def check_same_grid(

@@ -24,11 +24,9 @@ from nipype.interfaces.utility import IdentityInterface
 from nipype.pipeline import engine as pe
 
 from mrsisr.anatomy import (
-    AnatomicalImageError,
     flair_like_phantom,
     fsl_matrix_to_ras,
     itk_to_ras,
-    load_image_3d,
     mni_head_phantom,
     ras_to_fsl_matrix,
     ras_to_itk,
@@ -37,6 +35,7 @@ from mrsisr.anatomy import (
     rigid_matrix,
     write_matrix,
 )
+from mrsisr.grid import ImageError, load_nifti
 from mrsisr.interfaces.registration import CoRegister, make_flirt
 from mrsisr.interfaces.skullstrip import SkullStrip, make_bet, resolve_backend
 
@@ -155,16 +154,15 @@ def _write(path, data, affine=None):
 @pytest.mark.parametrize(
     ("make", "match"),
     [
-        (lambda p: str(p / "absent.nii.gz"), r"absent\.nii\.gz does not exist"),
         (
             lambda p: (p / "junk.nii.gz").write_bytes(b"not a nifti") and str(p / "junk.nii.gz"),
             r"junk\.nii\.gz could not be read as NIfTI",
         ),
         (
             lambda p: _write(p / "four.nii.gz", np.ones((4, 4, 4, 3), "f4")),
-            r"shape \(4, 4, 4, 3\) \(4-D\); expected one 3-D",
+            r"shape \(4, 4, 4, 3\) \(4-D\); expected 3-D",
         ),
-        (lambda p: _write(p / "flat.nii.gz", np.ones((4, 4), "f4")), r"\(2-D\); expected one 3-D"),
+        (lambda p: _write(p / "flat.nii.gz", np.ones((4, 4), "f4")), r"\(2-D\); expected 3-D"),
         (
             lambda p: _write(p / "zero.nii.gz", np.zeros((4, 4, 4), "f4")),
             r"zero\.nii\.gz is empty: all 64 voxels equal 0",
@@ -175,24 +173,38 @@ def _write(path, data, affine=None):
         ),
         (lambda p: _write(p / "inf.nii.gz", np.r_[np.inf, np.arange(63.0)].reshape(4, 4, 4)), r"contains 1 NaN/Inf"),
     ],
-    ids=["missing", "unreadable", "4d", "2d", "empty", "nan", "inf"],
+    ids=["unreadable", "4d", "2d", "empty", "nan", "inf"],
 )
-def test_load_image_3d_rejects_bad_input(tmp_path, make, match):
-    with pytest.raises(AnatomicalImageError, match=r"^T1w image .*" + match):
-        load_image_3d(make(tmp_path), "T1w")
+def test_load_nifti_rejects_bad_input(tmp_path, make, match):
+    with pytest.raises(ImageError, match=r"^T1w image .*" + match):
+        load_nifti(make(tmp_path), "T1w", require_signal=True)
 
 
-def test_load_image_3d_squeezes_singleton_4d(tmp_path):
-    img = load_image_3d(_write(tmp_path / "t.nii.gz", np.arange(64.0).reshape(4, 4, 4, 1)), "T1w")
+def test_load_nifti_missing_file_and_what_only_some_images_need(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"^T1w image .*absent\.nii\.gz does not exist"):
+        load_nifti(tmp_path / "absent.nii.gz", "T1w")
+    constant = _write(tmp_path / "mask.nii.gz", np.ones((4, 4, 4), "f4"))
+    assert load_nifti(constant, "brain mask").shape == (4, 4, 4)  # a constant mask is fine
+    nan = _write(tmp_path / "snr.nii.gz", np.full((4, 4, 4), np.nan, "f4"))
+    assert np.isnan(load_nifti(nan, "S/N map", allow_nonfinite=True).get_fdata()).all()
+    flat = nib.Nifti1Image(np.ones((4, 4, 4), "f4"), None)
+    flat.set_sform(np.diag([1.0, 0.0, 1.0, 1.0]), code=1)  # a voxel axis of zero length
+    nib.save(flat, tmp_path / "flat.nii.gz")
+    with pytest.raises(ImageError, match=r"flat\.nii\.gz has a singular affine"):
+        load_nifti(tmp_path / "flat.nii.gz", "T1w")
+
+
+def test_load_nifti_squeezes_singleton_4d(tmp_path):
+    img = load_nifti(_write(tmp_path / "t.nii.gz", np.arange(64.0).reshape(4, 4, 4, 1)), "T1w")
     assert img.shape == (4, 4, 4)
 
 
 def test_nodes_name_the_bad_file(tmp_path, no_fsl):
     bad = _write(tmp_path / "sub-01_FLAIR.nii.gz", np.full((5, 5, 5), np.nan, "f4"))
     good = _write(tmp_path / "sub-01_T1w.nii.gz", np.arange(125.0).reshape(5, 5, 5))
-    with pytest.raises(AnatomicalImageError, match=r"FLAIR \(moving\) image .*sub-01_FLAIR\.nii\.gz contains 125 NaN"):
+    with pytest.raises(ImageError, match=r"FLAIR \(moving\) image .*sub-01_FLAIR\.nii\.gz contains 125 NaN"):
         CoRegister(in_file=bad, reference=good, backend="python").run(cwd=str(tmp_path))
-    with pytest.raises(AnatomicalImageError, match=r"T1w image .*sub-01_FLAIR\.nii\.gz contains 125 NaN"):
+    with pytest.raises(ImageError, match=r"T1w image .*sub-01_FLAIR\.nii\.gz contains 125 NaN"):
         SkullStrip(in_file=bad, backend="python").run(cwd=str(tmp_path))
     with pytest.raises(Exception, match=r"existing file.*nothere\.nii\.gz"):
         SkullStrip(in_file=str(tmp_path / "nothere.nii.gz"))
@@ -200,9 +212,9 @@ def test_nodes_name_the_bad_file(tmp_path, no_fsl):
 
 def test_fsl_path_checks_inputs_before_running_tools(tmp_path, fsl_env):
     bad = _write(tmp_path / "sub-01_T1w.nii.gz", np.zeros((5, 5, 5, 2), "f4"))
-    with pytest.raises(AnatomicalImageError, match=r"T1w image .*sub-01_T1w\.nii\.gz has shape \(5, 5, 5, 2\)"):
+    with pytest.raises(ImageError, match=r"T1w image .*sub-01_T1w\.nii\.gz has shape \(5, 5, 5, 2\)"):
         SkullStrip(in_file=bad, backend="fsl").run(cwd=str(tmp_path))
-    with pytest.raises(AnatomicalImageError, match=r"T1w \(reference\) image .*sub-01_T1w\.nii\.gz has shape"):
+    with pytest.raises(ImageError, match=r"T1w \(reference\) image .*sub-01_T1w\.nii\.gz has shape"):
         good = _write(tmp_path / "sub-01_FLAIR.nii.gz", np.arange(125.0).reshape(5, 5, 5))
         CoRegister(in_file=good, reference=bad, backend="fsl").run(cwd=str(tmp_path))
 

@@ -164,7 +164,7 @@ def write_tsv(rows: list[dict], path: str | Path, sidecar: dict | None = None) -
 def _load_per_metabolite(path, what: str, n_metabolites: int, grid=None, *, allow_nonfinite: bool):
     """Load a 3-D or 4-D map, check its grid against ``grid`` (shape, affine, name)
     when given, and its 4th axis against the number of metabolites M."""
-    data, affine = load_image(path, f"{what} ({path})", ndims=(3, 4), allow_nonfinite=allow_nonfinite)
+    data, affine = load_image(path, what, ndims=(3, 4), allow_nonfinite=allow_nonfinite)
     if grid is not None:
         check_same_grid(data.shape, affine, f"{what} {path}", *grid)
     if data.ndim == 4 and data.shape[3] != n_metabolites:
@@ -233,7 +233,7 @@ def filter_quality_files(
         valid = load(valid_file, "fit-validity mask", allow_nonfinite=False)
     if in_file:
         conc = load(in_file, "concentration map")
-    mask, mask_affine = load_image(brain_mask, f"brain mask ({brain_mask})")
+    mask, mask_affine = load_image(brain_mask, "brain mask")
     if not np.any(mask):
         raise ValueError(f"brain mask {brain_mask} is empty (no nonzero voxel)")
     shape = snr.shape[:3]
@@ -449,7 +449,7 @@ def select_slices_file(
     min_valid_fraction: float = MIN_VALID_FRACTION, max_slices: int | None = None,
 ) -> tuple[list[int], Path]:
     """File-level slice selection (what :class:`SelectSlices` runs): table + sidecar with the rule."""
-    mask, _ = load_image(mask_file, f"quality mask ({mask_file})", ndims=(3, 4))
+    mask, _ = load_image(mask_file, "quality mask", ndims=(3, 4))
     valid = mask != 0
     if valid.ndim == 4:
         valid = valid.any(axis=3) if combine == "any" else valid.all(axis=3)

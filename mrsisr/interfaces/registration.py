@@ -40,7 +40,8 @@ from nipype.interfaces import fsl
 from nipype.interfaces.base import BaseInterfaceInputSpec, File, SimpleInterface, TraitedSpec, traits
 from nipype.utils.filemanip import split_filename
 
-from mrsisr.anatomy import LPS, fsl_matrix_to_ras, itk_to_ras, load_image_3d, read_matrix, write_matrix
+from mrsisr.anatomy import LPS, fsl_matrix_to_ras, itk_to_ras, read_matrix, write_matrix
+from mrsisr.grid import load_nifti
 from mrsisr.interfaces.skullstrip import resolve_backend
 
 __all__ = ["CoRegister", "flirt_to_ras", "make_flirt", "nifti_to_sitk", "register_rigid_sitk"]
@@ -127,8 +128,8 @@ def register_rigid_sitk(
     """
     import SimpleITK as sitk
 
-    moving_img = load_image_3d(in_file, "FLAIR (moving)")
-    fixed_img = load_image_3d(reference, "T1w (reference)")
+    moving_img = load_nifti(in_file, "FLAIR (moving)", require_signal=True)
+    fixed_img = load_nifti(reference, "T1w (reference)", require_signal=True)
     fixed, moving = nifti_to_sitk(fixed_img), nifti_to_sitk(moving_img)
     # register on copies binned (averaged) to at most the finest level's resolution:
     # the pyramid then smooths small images, the result (a physical transform) is unchanged
@@ -283,8 +284,8 @@ class CoRegister(SimpleInterface):
         base = os.path.join(runtime.cwd, split_filename(self.inputs.in_file)[1])
         out_file, matrix_file = f"{base}_coreg.nii.gz", f"{base}_to_ref_ras.txt"
         if backend == "fsl":  # the python path checks its inputs itself
-            load_image_3d(self.inputs.in_file, "FLAIR (moving)")
-            load_image_3d(self.inputs.reference, "T1w (reference)")
+            load_nifti(self.inputs.in_file, "FLAIR (moving)", require_signal=True)
+            load_nifti(self.inputs.reference, "T1w (reference)", require_signal=True)
             flirt = make_flirt(
                 self.inputs.in_file, self.inputs.reference, out_file, f"{base}_flirt.mat", self.inputs.cost
             )

@@ -105,7 +105,7 @@ def resample_files_to_mrsi(
     The brain mask, when given, is resampled like the images (anti-aliased,
     trilinear) and thresholded at 0.5, giving a uint8 mask on the fine grid.
     """
-    ref, ref_affine = load_image(reference, f"MRSI reference ({reference})",
+    ref, ref_affine = load_image(reference, "MRSI reference",
                                  ndims=(3, 4), allow_nonfinite=True)
     fine_shape, fine_affine, first = mrsi_fine_grid(ref.shape, ref_affine, factor=factor, slices=slices)
     del ref
@@ -116,7 +116,7 @@ def resample_files_to_mrsi(
     for key, path, what in jobs:
         if not path:
             continue
-        data, affine = load_image(path, f"{what} ({path})")
+        data, affine = load_image(path, what)
         out = resample_mri(data, affine, fine_shape, fine_affine,
                            interpolation="linear" if key == "mask_file" else interpolation,
                            source=f"{what} {path}")

@@ -37,7 +37,7 @@ from nipype.interfaces.base import (
 )
 from nipype.utils.filemanip import split_filename
 
-from mrsisr.anatomy import load_image_3d
+from mrsisr.grid import load_nifti
 
 __all__ = ["SkullStrip", "fsl_available", "make_bet", "quiet_output", "resolve_backend", "skullstrip_python"]
 
@@ -134,7 +134,7 @@ def skullstrip_python(
     Parameters
     ----------
     in_file : str
-        T1w NIfTI (checked with :func:`mrsisr.anatomy.load_image_3d`).
+        T1w NIfTI (checked with :func:`mrsisr.grid.load_nifti`).
     out_file, mask_file : str
         Where to write the masked T1w (input data type) and the uint8 mask.
     frac : float
@@ -158,7 +158,7 @@ def skullstrip_python(
     """
     if not 0.0 < frac < 1.0:
         raise ValueError(f"frac must lie in (0, 1); got {frac}.")
-    img = load_image_3d(in_file, "T1w")
+    img = load_nifti(in_file, "T1w", require_signal=True)
     mask = _brainextractor_mask(img, frac, iterations)
     if not mask.any():
         raise RuntimeError(f"brainextractor found no brain in {in_file}; check the image (is it a T1w head?).")
@@ -253,7 +253,7 @@ class SkullStrip(SimpleInterface):
         base = os.path.join(runtime.cwd, split_filename(self.inputs.in_file)[1])
         out_file, mask_file = f"{base}_brain.nii.gz", f"{base}_brain_mask.nii.gz"
         if backend == "fsl":  # the python path checks its input itself
-            load_image_3d(self.inputs.in_file, "T1w")
+            load_nifti(self.inputs.in_file, "T1w", require_signal=True)
             res = make_bet(self.inputs.in_file, out_file, self.inputs.frac).run(cwd=runtime.cwd)
             out_file, mask_file = res.outputs.out_file, res.outputs.mask_file
         else:
