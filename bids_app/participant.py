@@ -55,7 +55,7 @@ def check_inputs(config: RunConfig) -> None:
     about = json.loads(card.read_text()).get("description", "") if card.is_file() else ""
     _say(f"mrsisr: model {weights} ({variant}{'; ' + about if about else ''})")
     if config.backend == "fsl":
-        from mrsisr.interfaces.skullstrip import fsl_available
+        from mrsisr.interfaces.backend import fsl_available
 
         missing = [tool for tool in ("bet", "flirt") if not fsl_available(tool)]
         if missing:

@@ -37,7 +37,8 @@ from mrsisr.anatomy import (
 )
 from mrsisr.grid import ImageError, load_nifti
 from mrsisr.interfaces.registration import CoRegister, make_flirt
-from mrsisr.interfaces.skullstrip import SkullStrip, make_bet, resolve_backend
+from mrsisr.interfaces.backend import resolve_backend
+from mrsisr.interfaces.skullstrip import SkullStrip, make_bet
 
 REAL_FSL = bool(os.environ.get("FSLDIR")) and all(
     any(os.access(os.path.join(d, t), os.X_OK) for d in os.environ.get("PATH", "").split(os.pathsep))

@@ -37,12 +37,12 @@ import os
 import nibabel as nib
 import numpy as np
 from nipype.interfaces import fsl
-from nipype.interfaces.base import BaseInterfaceInputSpec, File, SimpleInterface, TraitedSpec, traits
+from nipype.interfaces.base import File, SimpleInterface, traits
 from nipype.utils.filemanip import split_filename
 
 from mrsisr.anatomy import LPS, fsl_matrix_to_ras, itk_to_ras, read_matrix, write_matrix
 from mrsisr.grid import load_nifti
-from mrsisr.interfaces.skullstrip import resolve_backend
+from mrsisr.interfaces.backend import BackendInputSpec, BackendOutputSpec, resolve_backend
 
 __all__ = ["CoRegister", "flirt_to_ras", "make_flirt", "nifti_to_sitk", "register_rigid_sitk"]
 
@@ -222,16 +222,9 @@ def flirt_to_ras(mat_file: str, in_file: str, reference: str, matrix_file: str) 
     return ras
 
 
-class _CoRegisterInputSpec(BaseInterfaceInputSpec):
+class _CoRegisterInputSpec(BackendInputSpec):  # backend: 'fsl' = FLIRT, 'python' = SimpleITK
     in_file = File(exists=True, mandatory=True, desc="moving image: the FLAIR (NIfTI, 3-D)")
     reference = File(exists=True, mandatory=True, desc="fixed image and output grid: the T1w (NIfTI, 3-D)")
-    backend = traits.Enum(
-        "auto",
-        "fsl",
-        "python",
-        usedefault=True,
-        desc="'fsl' (FLIRT), 'python' (SimpleITK) or 'auto' (FSL when FSLDIR is set and flirt is on PATH)",
-    )
     cost = traits.Enum("mutualinfo", "corratio", "normmi", usedefault=True, desc="FLIRT cost function (fsl backend)")
     sampling = traits.Range(
         low=0.01,
@@ -248,13 +241,12 @@ class _CoRegisterInputSpec(BaseInterfaceInputSpec):
     )
 
 
-class _CoRegisterOutputSpec(TraitedSpec):
+class _CoRegisterOutputSpec(BackendOutputSpec):
     out_file = File(exists=True, desc="the FLAIR resampled on the T1w grid (float32)")
     transform_file = File(
         exists=True, desc="the transform: FLIRT .mat (fsl) or ITK text transform, T1w→FLAIR in LPS (python)"
     )
     out_matrix = File(exists=True, desc="text 4x4 matrix mapping FLAIR scanner RAS mm to T1w scanner RAS mm")
-    backend_used = traits.Str(desc="the backend that ran: 'fsl' or 'python'")
 
 
 class CoRegister(SimpleInterface):

@@ -21,45 +21,19 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import sys
 import warnings
 
 import nibabel as nib
 import numpy as np
 from nipype.interfaces import fsl
-from nipype.interfaces.base import (
-    BaseInterfaceInputSpec,
-    File,
-    SimpleInterface,
-    TraitedSpec,
-    traits,
-)
+from nipype.interfaces.base import File, SimpleInterface, traits
 from nipype.utils.filemanip import split_filename
 
 from mrsisr.grid import load_nifti
+from mrsisr.interfaces.backend import BackendInputSpec, BackendOutputSpec, resolve_backend
 
-__all__ = ["SkullStrip", "fsl_available", "make_bet", "quiet_output", "resolve_backend", "skullstrip_python"]
-
-
-def fsl_available(tool: str) -> bool:
-    """True when FSL is installed: ``FSLDIR`` is set and ``tool`` is on ``PATH``."""
-    return bool(os.environ.get("FSLDIR")) and shutil.which(tool) is not None
-
-
-def resolve_backend(backend: str, tool: str) -> str:
-    """Turn ``auto`` into ``fsl`` or ``python``; refuse ``fsl`` when FSL is missing."""
-    if backend not in ("auto", "fsl", "python"):
-        raise ValueError(f"backend must be 'auto', 'fsl' or 'python'; got {backend!r}.")
-    if backend == "auto":
-        return "fsl" if fsl_available(tool) else "python"
-    if backend == "fsl" and not fsl_available(tool):
-        missing = "FSLDIR is not set" if not os.environ.get("FSLDIR") else f"'{tool}' is not on PATH"
-        raise RuntimeError(
-            f"backend='fsl' was requested but FSL is not usable ({missing}); "
-            "install FSL or use backend='python' (or 'auto')."
-        )
-    return backend
+__all__ = ["SkullStrip", "make_bet", "quiet_output", "skullstrip_python"]
 
 
 @contextlib.contextmanager
@@ -199,15 +173,8 @@ def make_bet(in_file: str, out_file: str, frac: float = 0.5) -> fsl.BET:
     return _BET(in_file=in_file, out_file=out_file, mask=True, frac=frac, output_type="NIFTI_GZ")
 
 
-class _SkullStripInputSpec(BaseInterfaceInputSpec):
+class _SkullStripInputSpec(BackendInputSpec):  # backend: 'fsl' = BET, 'python' = brainextractor
     in_file = File(exists=True, mandatory=True, desc="T1-weighted head image (NIfTI, 3-D)")
-    backend = traits.Enum(
-        "auto",
-        "fsl",
-        "python",
-        usedefault=True,
-        desc="'fsl' (BET), 'python' (brainextractor) or 'auto' (FSL when FSLDIR is set and bet is on PATH)",
-    )
     frac = traits.Range(
         low=0.0,
         high=1.0,
@@ -225,10 +192,9 @@ class _SkullStripInputSpec(BaseInterfaceInputSpec):
     )
 
 
-class _SkullStripOutputSpec(TraitedSpec):
+class _SkullStripOutputSpec(BackendOutputSpec):
     out_file = File(exists=True, desc="skull-stripped T1w (voxels outside the brain set to 0)")
     mask_file = File(exists=True, desc="binary brain mask (uint8) on the T1w grid")
-    backend_used = traits.Str(desc="the backend that ran: 'fsl' or 'python'")
 
 
 class SkullStrip(SimpleInterface):
