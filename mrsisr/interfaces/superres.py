@@ -48,15 +48,29 @@ class _SuperResolveOutputSpec(TraitedSpec):
 class SuperResolve(SimpleInterface):
     """Super-resolve metabolite maps with the MCM network (zero-filling, conditions, masking).
 
-    Example (runs on any subject that the other nodes prepared)::
+    Examples
+    --------
+    A 16×16 acquisition of two slices and two metabolites, with the MRI blocks that
+    :class:`ResampleToMRSIGrid` would give (3× the 64×64 output grid, 3 planes per slice):
 
-        >>> from mrsisr.interfaces import SuperResolve
-        >>> sr = SuperResolve(in_file="maps.nii.gz", metabolites=["NAA", "tCho"], mask_file="mask.nii.gz",
-        ...                   t1w_file="t1w_3x.nii.gz", flair_file="flair_3x.nii.gz", slices=[10, 11],
-        ...                   sharpness=[0.0, 0.03])                      # doctest: +SKIP
-        >>> result = sr.run()                                           # doctest: +SKIP
-        >>> result.outputs.out_files                                    # doctest: +SKIP
-        ['.../sr_lam-0p000.nii.gz', '.../sr_lam-0p030.nii.gz']
+    >>> import os, tempfile
+    >>> os.chdir(tempfile.mkdtemp())
+    >>> yy, xx = np.mgrid[:16, :16]
+    >>> brain = np.exp(-((yy - 8) ** 2 + (xx - 8) ** 2) / 30.0).astype("f4")
+    >>> maps = np.stack([np.stack([brain * 8.0, brain * 1.5], -1)] * 2, 2)  # (16, 16, 2, 2): NAA, tCho
+    >>> nib.save(nib.Nifti1Image(maps, np.diag([13.6, 13.6, 10.0, 1])), "maps.nii.gz")
+    >>> nib.save(nib.Nifti1Image(np.ones(maps.shape, "u1"), np.diag([13.6, 13.6, 10.0, 1])), "mask.nii.gz")
+    >>> mri = np.repeat(np.kron(brain, np.ones((12, 12), "f4"))[..., None], 6, 2)  # (192, 192, 6)
+    >>> nib.save(nib.Nifti1Image(mri, np.diag([1.133, 1.133, 3.333, 1])), "t1w_3x.nii.gz")
+    >>> nib.save(nib.Nifti1Image(1 - mri, np.diag([1.133, 1.133, 3.333, 1])), "flair_3x.nii.gz")
+    >>> result = SuperResolve(in_file="maps.nii.gz", metabolites=["NAA", "tCho"], mask_file="mask.nii.gz",
+    ...                       t1w_file="t1w_3x.nii.gz", flair_file="flair_3x.nii.gz", slices=[0, 1],
+    ...                       sharpness=[0.0, 0.03], device="cpu").run()
+    >>> [os.path.basename(f) for f in result.outputs.out_files], result.outputs.acquired_matrix
+    (['sr_lam-0p000.nii.gz', 'sr_lam-0p030.nii.gz'], 16)
+    >>> sr = nib.load(result.outputs.out_files[0])
+    >>> sr.shape, [round(float(mm), 2) for mm in sr.header.get_zooms()[:3]]
+    ((64, 64, 2, 2), [3.4, 3.4, 10.0])
     """
 
     input_spec = _SuperResolveInputSpec
