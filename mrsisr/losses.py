@@ -47,8 +47,11 @@ def masked_ms_ssim(output: torch.Tensor, target: torch.Tensor, mask: torch.Tenso
 
 def generator_loss(output: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, alpha: float = 0.84,
                    critic_scores: torch.Tensor | None = None, lam: torch.Tensor | None = None
-                   ) -> tuple[torch.Tensor, dict[str, float]]:
-    """Weighted sum of the three terms; returns the loss and its parts (floats) for logging.
+                   ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Weighted sum of the three terms; returns the loss and its parts for logging.
+
+    The parts are detached 0-d tensors on the loss's device: reading them (``float``) waits for
+    the device, so a training loop sums them and reads the sums once per epoch.
 
     ``critic_scores`` (B,) are the critic's scores of the super-resolved maps and ``lam`` (B,) the
     per-sample adversarial weights; without them the adversarial term is absent.
@@ -56,12 +59,12 @@ def generator_loss(output: torch.Tensor, target: torch.Tensor, mask: torch.Tenso
     l1 = masked_l1(output, target, mask)
     structural = 1.0 - masked_ms_ssim(output, target, mask)
     loss = (1.0 - alpha) * l1 + alpha * structural
-    parts = {"l1": float(l1.detach()), "msssim": float(1.0 - structural.detach())}
+    parts = {"l1": l1.detach(), "msssim": 1.0 - structural.detach()}
     if critic_scores is not None and lam is not None:
-        adversarial = -(lam.to(critic_scores.dtype) * critic_scores).mean()
+        adversarial = -(lam.to(critic_scores.device, critic_scores.dtype) * critic_scores).mean()
         loss = loss + adversarial
-        parts["adversarial"] = float(-critic_scores.detach().mean())
-    parts["loss"] = float(loss.detach())
+        parts["adversarial"] = -critic_scores.detach().mean()
+    parts["loss"] = loss.detach()
     return loss, parts
 
 
@@ -74,8 +77,9 @@ def gradient_penalty(critic: torch.nn.Module, real: torch.Tensor, fake: torch.Te
 
 
 def critic_loss(critic: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor,
-                gp_weight: float = 10.0) -> tuple[torch.Tensor, float]:
-    """Wasserstein critic loss ``D(fake) − D(real) + w·GP``; returns it and the distance estimate."""
+                gp_weight: float = 10.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Wasserstein critic loss ``D(fake) − D(real) + w·GP``; returns it and the distance estimate
+    (a detached 0-d tensor, like :func:`generator_loss`'s parts)."""
     fake = fake.detach()
     distance = critic(real).mean() - critic(fake).mean()
-    return -distance + gp_weight * gradient_penalty(critic, real, fake), float(distance.detach())
+    return -distance + gp_weight * gradient_penalty(critic, real, fake), distance.detach()

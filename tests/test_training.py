@@ -46,7 +46,7 @@ def test_masked_losses_ignore_rejected_voxels():
     assert masked_l1(output * mask, target * mask, mask).item() == 0.0
     assert masked_ms_ssim(output * mask, target * mask, mask).item() == pytest.approx(1.0, abs=1e-5)
     loss, parts = generator_loss(output * mask, target * mask, mask)
-    assert loss.item() == pytest.approx(0.0, abs=1e-5) and parts["l1"] == 0.0
+    assert loss.item() == pytest.approx(0.0, abs=1e-5) and float(parts["l1"]) == 0.0
 
 
 def test_adversarial_term_is_weighted_by_lambda():
@@ -55,7 +55,7 @@ def test_adversarial_term_is_weighted_by_lambda():
     plain, _ = generator_loss(output, target, mask)
     weighted, parts = generator_loss(output, target, mask, critic_scores=scores, lam=torch.tensor([0.1, 0.0]))
     assert (weighted - plain).item() == pytest.approx(-0.1, abs=1e-6)
-    assert parts["adversarial"] == pytest.approx(-3.0)
+    assert float(parts["adversarial"]) == pytest.approx(-3.0)
 
 
 def test_critic_loss_has_gradient_penalty():
@@ -63,7 +63,7 @@ def test_critic_loss_has_gradient_penalty():
     real, fake = torch.rand(2, 4, 48, 48, 3), torch.rand(2, 4, 48, 48, 3)
     with_gp, _ = critic_loss(critic, real, fake, gp_weight=10.0)
     without, distance = critic_loss(critic, real, fake, gp_weight=0.0)
-    assert with_gp.item() > without.item() and without.item() == pytest.approx(-distance, abs=1e-5)
+    assert with_gp.item() > without.item() and without.item() == pytest.approx(-float(distance), abs=1e-5)
 
 
 def test_kfold_is_subject_wise_and_matches_the_paper():
@@ -142,6 +142,38 @@ def test_training_writes_weights_card_logs_and_resumes(dataset_dir, tmp_path):
     assert card2["epochs"] == 2 and card2["steps"] > first_steps
     assert len(json.loads((out / "log.json").read_text())) == 2
     assert "val_psnr" in json.loads((out / "log.json").read_text())[-1]
+
+
+def test_epoch_log_averages_each_loss_over_its_own_steps(dataset_dir, tmp_path):
+    """Losses are summed on the device and read once per epoch: the log must still hold the means
+    of the generator parts over generator steps and of the critic distance over critic steps."""
+    trainer = Trainer(config(epochs=1), load_dataset(dataset_dir), tmp_path)
+    seen: dict[str, list[float]] = {"critic_distance": [], "loss": [], "l1": []}
+    critic_step, generator_step = trainer.critic_step, trainer.generator_step
+
+    def record_critic(batch):
+        distance = critic_step(batch)
+        seen["critic_distance"].append(float(distance))
+        return distance
+
+    def record_generator(batch):
+        parts = generator_step(batch)
+        seen["loss"].append(float(parts["loss"]))
+        seen["l1"].append(float(parts["l1"]))
+        return parts
+
+    trainer.critic_step, trainer.generator_step = record_critic, record_generator
+    trainer.run(progress=False)
+    record = trainer.history[-1]
+    assert len(seen["critic_distance"]) == 2 * len(seen["loss"])  # critic_steps=2
+    for key, values in seen.items():
+        assert record[key] == pytest.approx(np.mean(values), rel=1e-5)
+
+
+def test_batch_keeps_its_conditions_on_the_host(dataset_dir):
+    batch = make_batch([(load_dataset(dataset_dir)[0], 0, 0)], 8, 0.05).to("meta")
+    assert batch.t1.device.type == batch.target.device.type == "meta"
+    assert batch.n.device.type == batch.metabolite.device.type == batch.lam.device.type == "cpu"
 
 
 def test_resume_refuses_a_checkpoint_of_another_run(dataset_dir, tmp_path):

@@ -122,6 +122,9 @@ def kfold_split(subjects: list[str], folds: int, fold: int) -> dict[str, list[st
     return {"train": train, "validation": validation, "test": test}
 
 
+_HOST_FIELDS = ("n", "metabolite", "lam")
+
+
 @dataclass
 class Batch:
     """Tensors of one batch (B samples sharing a metabolite); shapes as the generator expects."""
@@ -136,7 +139,10 @@ class Batch:
     lam: torch.Tensor  # (B,)
 
     def to(self, device: torch.device | str) -> "Batch":
-        return Batch(**{key: value.to(device, non_blocking=True) for key, value in vars(self).items()})
+        """The images on ``device``; the conditions (n, metabolite, λ) stay on the host, where the
+        network reads them to choose its path without waiting for the GPU."""
+        return Batch(**{key: value if key in _HOST_FIELDS else value.to(device, non_blocking=True)
+                        for key, value in vars(self).items()})
 
     def pin_memory(self) -> "Batch":
         """Page-locked copies (called by a DataLoader with ``pin_memory=True``)."""

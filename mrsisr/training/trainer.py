@@ -30,6 +30,9 @@ from mrsisr.models.runtime import tune_cpu_allocator
 from mrsisr.models.weights import save_weights
 from mrsisr.training.data import Batch, BatchSampler, SubjectSlices, kfold_split, make_batch
 
+#: Generator steps between progress-bar loss updates (reading a loss waits for the device).
+PROGRESS_EVERY = 20
+
 __all__ = ["TrainConfig", "Trainer", "resolve_device"]
 
 
@@ -205,7 +208,7 @@ class Trainer:
             output = self.g_model(batch.t1, batch.flair, batch.lr, batch.n, batch.metabolite, batch.lam)
         return output.float() * batch.mask
 
-    def critic_step(self, batch) -> float:
+    def critic_step(self, batch) -> torch.Tensor:
         with torch.no_grad():
             fake = self._forward(batch)
         real = _critic_input(batch, batch.target * batch.mask)
@@ -219,7 +222,7 @@ class Trainer:
         self.d_opt.step()
         return distance
 
-    def generator_step(self, batch) -> dict[str, float]:
+    def generator_step(self, batch) -> dict[str, torch.Tensor]:
         output = self._forward(batch)
         scores = self.d_model(_critic_input(batch, output)) if self.critic is not None else None
         loss, parts = generator_loss(output, batch.target, batch.mask, self.config.alpha, scores,
@@ -264,8 +267,8 @@ class Trainer:
         out_of_time = False
         while not self._done() and not out_of_time:
             start = time.perf_counter()
-            sums: dict[str, float] = {}
-            count = 0
+            sums: dict[str, torch.Tensor] = {}  # device tensors: read once per epoch, not every step
+            count = critic_count = 0
             loader = self._batches()
             bar = tqdm(loader, desc=f"epoch {self.epoch + 1}/{cfg.epochs}", disable=not progress or self.rank > 0,
                        leave=False, unit="batch")
@@ -274,13 +277,15 @@ class Trainer:
                 self.batches_seen += 1
                 if self.critic is not None:
                     sums["critic_distance"] = sums.get("critic_distance", 0.0) + self.critic_step(batch)
+                    critic_count += 1
                 if self.critic is None or self.batches_seen % cfg.critic_steps == 0:
                     parts = self.generator_step(batch)
                     for key, value in parts.items():
                         sums[key] = sums.get(key, 0.0) + value
                     count += 1
                     self.step += 1
-                    bar.set_postfix(loss=f"{parts['loss']:.4f}")
+                    if self.step % PROGRESS_EVERY == 0 and not bar.disable:  # reading the loss waits for the GPU
+                        bar.set_postfix(loss=f"{float(parts['loss']):.4f}")
                 out_of_time = cfg.time_limit_s is not None and time.perf_counter() - session_start > cfg.time_limit_s
                 if (cfg.max_steps is not None and self.step >= cfg.max_steps) or out_of_time:
                     break
@@ -294,7 +299,8 @@ class Trainer:
             self.epoch += 1
             record = {"epoch": self.epoch, "step": self.step, "wall_time_s": round(self.wall_time, 2),
                       "learning_rate": self.g_opt.param_groups[0]["lr"],
-                      **{key: value / max(count, 1) for key, value in sums.items()}}
+                      **{key: float(value) / max(critic_count if key == "critic_distance" else count, 1)
+                         for key, value in sums.items()}}
             record.update(self.validate())
             self.history.append(record)
             self._write_logs()
