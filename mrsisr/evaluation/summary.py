@@ -83,6 +83,11 @@ def write_csv(rows: list[dict], path: str | Path) -> Path:
     return path
 
 
+def _p_text(p_value: float) -> str:
+    """A p-value for a table; one that underflows double precision (0.0) reads ``< 1e-300``."""
+    return "< 1e-300" if p_value == 0.0 else f"{p_value:.2e}"
+
+
 def markdown_report(summary: dict, title: str = "Evaluation") -> str:
     """Markdown tables: PSNR/SSIM per method (mean ± sd), per n, and the Wilcoxon tests."""
     lines = [f"# {title}", "", "| method | PSNR (dB) | SSIM | sharpness | maps |", "| --- | --- | --- | --- | --- |"]
@@ -101,7 +106,7 @@ def markdown_report(summary: dict, title: str = "Evaluation") -> str:
               "| metric | method A | method B | pairs | mean A − B | p |", "| --- | --- | --- | --- | --- | --- |"]
     for test in summary["wilcoxon"]:
         lines.append(f"| {test['metric']} | {test['first']} | {test['second']} | {test['pairs']} | "
-                     f"{test['mean_difference']:.4f} | {test['p_value']:.2e} |")
+                     f"{test['mean_difference']:.4f} | {_p_text(test['p_value'])} |")
     return "\n".join(lines) + "\n"
 
 
