@@ -53,7 +53,8 @@ def test_volume_super_resolution_shapes_masks_and_units(weights, subject):
     _, maps, mask, mri = subject
     model, info = load_for_inference(weights, "cpu")
     assert info.placeholder and len(info.sha256) == 64
-    result = super_resolve_volume(model, maps, mask, mri, 1 - mri, [1, 2], METS, [0.0, 0.05], N, simulate_matrix=8)
+    with pytest.warns(UserWarning, match="acquired matrix 8 is outside the trained sizes"):
+        result = super_resolve_volume(model, maps, mask, mri, 1 - mri, [1, 2], METS, [0.0, 0.05], N, simulate_matrix=8)
     assert result["sr"].shape == (2, N, N, Z, 2) and result["n"] == 8
     assert not result["sr"][:, :, :, [0, 3]].any()  # unselected slices stay empty
     assert not result["sr"][:, :2].any()  # rejected voxels stay empty
@@ -68,7 +69,8 @@ def test_acquired_low_resolution_grid_is_zero_filled(weights, subject):
     acquired = np.abs(np.stack([np.stack([kspace.crop_acquisition(maps[:, :, z, m], 8) for m in range(2)], -1)
                                 for z in range(Z)], 2))
     model, _ = load_for_inference(weights, "cpu")
-    result = super_resolve_volume(model, acquired, np.ones_like(acquired, np.uint8), mri, mri, [0], METS, [0.0], N)
+    with pytest.warns(UserWarning, match="outside the trained sizes"):
+        result = super_resolve_volume(model, acquired, np.ones_like(acquired, np.uint8), mri, mri, [0], METS, [0.0], N)
     assert result["n"] == 8 and result["sr"].shape == (1, N, N, Z, 2)
     np.testing.assert_allclose(result["zero_filled"][:, :, 0, 0], kspace.zero_fill(acquired[:, :, 0, 0], N), atol=1e-4)
 
@@ -87,6 +89,7 @@ def test_trained_range_warning(weights, subject):
         super_resolve_volume(model, maps, mask, mri, mri, [0], METS, [0.0], N, simulate_matrix=6)
 
 
+@pytest.mark.filterwarnings("ignore:acquired matrix 8 is outside:UserWarning")  # a 16×16 test grid
 def test_superresolve_node_in_a_workflow(weights, subject, tmp_path):
     files, *_ = subject
     inputnode = Node(IdentityInterface(fields=["maps", "mask", "slices"]), name="inputnode")
@@ -112,6 +115,7 @@ def test_superresolve_node_in_a_workflow(weights, subject, tmp_path):
     assert prepared.subject == "07" and list(prepared.slices) == [1, 2]
 
 
+@pytest.mark.filterwarnings("ignore:acquired matrix 8 is outside:UserWarning")  # a 16×16 test grid
 def test_superresolve_on_acquired_grid_writes_the_fine_affine(weights, subject, tmp_path):
     files, maps, mask, _ = subject
     coarse_affine = kspace.coarse_grid_affine(np.diag([3.4, 3.4, 3.4, 1.0]), N, 8)
