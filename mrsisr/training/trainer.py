@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import time
+from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -267,8 +268,8 @@ class Trainer:
         out_of_time = False
         while not self._done() and not out_of_time:
             start = time.perf_counter()
-            sums: dict[str, torch.Tensor] = {}  # device tensors: read once per epoch, not every step
-            count = critic_count = 0
+            logged: dict[str, list[torch.Tensor]] = defaultdict(list)  # on the device: read once per epoch
+
             loader = self._batches()
             bar = tqdm(loader, desc=f"epoch {self.epoch + 1}/{cfg.epochs}", disable=not progress or self.rank > 0,
                        leave=False, unit="batch")
@@ -276,13 +277,11 @@ class Trainer:
                 batch = batch.to(self.device)
                 self.batches_seen += 1
                 if self.critic is not None:
-                    sums["critic_distance"] = sums.get("critic_distance", 0.0) + self.critic_step(batch)
-                    critic_count += 1
+                    logged["critic_distance"].append(self.critic_step(batch))
                 if self.critic is None or self.batches_seen % cfg.critic_steps == 0:
                     parts = self.generator_step(batch)
                     for key, value in parts.items():
-                        sums[key] = sums.get(key, 0.0) + value
-                    count += 1
+                        logged[key].append(value)
                     self.step += 1
                     if self.step % PROGRESS_EVERY == 0 and not bar.disable:  # reading the loss waits for the GPU
                         bar.set_postfix(loss=f"{float(parts['loss']):.4f}")
@@ -299,8 +298,7 @@ class Trainer:
             self.epoch += 1
             record = {"epoch": self.epoch, "step": self.step, "wall_time_s": round(self.wall_time, 2),
                       "learning_rate": self.g_opt.param_groups[0]["lr"],
-                      **{key: float(value) / max(critic_count if key == "critic_distance" else count, 1)
-                         for key, value in sums.items()}}
+                      **{key: float(torch.stack(values).mean()) for key, values in logged.items()}}
             record.update(self.validate())
             self.history.append(record)
             self._write_logs()
