@@ -1,0 +1,37 @@
+"""The defaults of a run, in one place.
+
+Every layer (the command line, the run configuration, the workflow builders, the
+Nipype interfaces and the pure functions below them) takes its default from here,
+so a threshold is stated once. These are plain constants, not a mutable
+configuration: builders and functions still receive every value explicitly.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BATCH_SIZE",
+    "CRLB_MAX",
+    "FWHM_MAX_PPM",
+    "MIN_VALID_FRACTION",
+    "MRI_FACTOR",
+    "SHARPNESS",
+    "SNR_MIN",
+    "TARGET_MATRIX",
+]
+
+#: Voxels with S/N below this are rejected (the paper's quality filter).
+SNR_MIN: float = 2.5
+#: Voxels with a linewidth (FWHM) above this many ppm are rejected (the paper's quality filter).
+FWHM_MAX_PPM: float = 0.15
+#: %SD (Cramér-Rao lower bound) above which a voxel is rejected; None: not applied.
+CRLB_MAX: float | None = None
+#: Slice selection: keep axial slices whose valid voxels reach this fraction of the in-plane matrix.
+MIN_VALID_FRACTION: float = 0.30
+#: Output in-plane matrix N of the super-resolved maps.
+TARGET_MATRIX: int = 64
+#: Sharpness weights λ of a run (one output each); the paper recommends 0–0.03.
+SHARPNESS: tuple[float, ...] = (0.0,)
+#: Maps per forward pass of the network.
+BATCH_SIZE: int = 8
+#: The MRI is resampled onto the MRSI grid at this many times its resolution, in every direction.
+MRI_FACTOR: int = 3
