@@ -14,7 +14,8 @@ from pathlib import Path
 from mrsisr.bids_app import bids as bidsq
 from mrsisr.bids_app.cli import EXIT, AppExit
 from mrsisr.bids_app.config import RunConfig, to_toml
-from mrsisr.bids_app.derivatives import atomic_write_text, write_dataset_description
+from mrsisr.bids_app.derivatives import write_dataset_description
+from mrsisr.interfaces.bids import atomic_write_text
 from mrsisr.bids_app.execution import SubjectStatus, collect_crashes, format_table, plugin_settings
 
 __all__ = ["run_participant", "check_inputs", "select_subjects"]

@@ -17,7 +17,7 @@ import nibabel as nib
 import numpy as np
 
 from mrsisr import METABOLITES
-from mrsisr.bids_app.derivatives import atomic_write_text, build_derivative_path
+from mrsisr.interfaces.bids import atomic_write_text, build_derivative_path
 
 __all__ = ["write_subject_report", "write_group_report", "subject_files", "read_tsv"]
 

@@ -24,7 +24,7 @@ import pytest
 
 from bids_fixtures import copy_dataset, install_fsl_standins, tiny_weights, tree_digest
 from mrsisr.bids_app.cli import main
-from mrsisr.bids_app.derivatives import PYBIDS_CONFIG
+from mrsisr.interfaces.bids import PYBIDS_CONFIG
 from mrsisr.bids_app.validation import find_validator, validate_dataset
 from mrsisr.kspace import fine_grid_affine
 

@@ -14,9 +14,8 @@ import pytest
 from mrsisr.bids_app import bids as bidsq
 from mrsisr.bids_app.cli import EXIT, _build_parser, main, parse_args
 from mrsisr.bids_app.config import RunConfig, to_toml
-from mrsisr.bids_app.derivatives import (
-    DerivativesDataSink, atomic_write_text, build_derivative_path, lambda_label, write_dataset_description,
-)
+from mrsisr.bids_app.derivatives import write_dataset_description
+from mrsisr.interfaces.bids import DerivativesDataSink, atomic_write_text, build_derivative_path, lambda_label
 from mrsisr.bids_app.execution import Progress, collect_crashes, plugin_settings, subject_key_of, SubjectStatus
 from mrsisr.bids_app.validation import find_validator, validate_dataset
 from bids_fixtures import tiny_weights

@@ -1,6 +1,6 @@
 """Derivative writers (``init_ds_*_wf``): inputnode → sinks (→ outputnode).
 
-Every file goes through :class:`mrsisr.bids_app.derivatives.DerivativesDataSink`,
+Every file goes through :class:`mrsisr.interfaces.bids.DerivativesDataSink`,
 which names it from the BIDS source file plus entities and writes atomically.
 The sidecars are assembled at run time by :func:`mrsi_sidecars` from the
 values the nodes report (acquired n, model identity, backends).
@@ -11,7 +11,7 @@ from __future__ import annotations
 from nipype.interfaces import utility as niu
 from nipype.pipeline import engine as pe
 
-from mrsisr.bids_app.derivatives import DerivativesDataSink, lambda_label
+from mrsisr.interfaces.bids import DerivativesDataSink, lambda_label
 
 __all__ = ["init_ds_anat_wf", "init_ds_mrsi_wf", "export_training_slices", "mrsi_sidecars", "anat_sidecars",
            "software_versions"]
@@ -78,7 +78,7 @@ def export_training_slices(in_file: str, output_dir: str) -> str:
     """Copy a prepared-slice file to ``OUTPUT_DIR/training/slices/`` (atomically), for ``group --train``."""
     from pathlib import Path
 
-    from mrsisr.bids_app.derivatives import atomic_copy
+    from mrsisr.interfaces.bids import atomic_copy
 
     return str(atomic_copy(in_file, Path(output_dir) / "training" / "slices" / Path(in_file).name))
 
