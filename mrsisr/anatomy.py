@@ -1,7 +1,7 @@
 """Pure helpers for the anatomical nodes: coordinate conventions, matrices, test heads.
 
-Nothing here imports nipype: the interfaces in :mod:`mrsisr.interfaces.skullstrip` and
-:mod:`mrsisr.interfaces.registration` call these functions (and check their input images with
+Nothing here imports nipype: :mod:`mrsisr.registration`, :mod:`mrsisr.skullstrip` and the
+interfaces above them call these functions (and check their input images with
 :func:`mrsisr.grid.load_nifti`), and tests exercise them directly.
 
 Coordinate conventions

@@ -9,10 +9,10 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from mrsisr.grid import antialias_sigma, resample_to_grid, upsampled_grid
-from mrsisr.interfaces.resample import (
-    ResampleToMRSIGrid, mrsi_fine_grid, resample_files_to_mrsi, resample_mri,
+from mrsisr.grid import (
+    antialias_sigma, mrsi_fine_grid, resample_files_to_mrsi, resample_mri, resample_to_grid, upsampled_grid,
 )
+from mrsisr.interfaces.resample import ResampleToMRSIGrid
 
 
 def _oblique_affine(voxel_mm=3.4, angle_deg=12.0, origin=(-100.0, -90.0, -40.0)):

@@ -44,9 +44,9 @@ def prepare_bids_subject(bids_dir: str | Path, subject: str, out_dir: str | Path
     """Prepare one subject's slices; returns the ``.npz`` path. Never writes into ``bids_dir``."""
     from mrsisr.grid import brain_mask_on_grid
     from mrsisr.interfaces.quality import quality_mask, select_slices
-    from mrsisr.interfaces.registration import register_rigid_sitk
-    from mrsisr.interfaces.resample import mrsi_fine_grid, resample_mri
-    from mrsisr.interfaces.skullstrip import skullstrip_python
+    from mrsisr.grid import mrsi_fine_grid, resample_mri
+    from mrsisr.registration import register_rigid_sitk
+    from mrsisr.skullstrip import skullstrip_python
     from mrsisr.io.loader import load_metabolite_maps
     from mrsisr.training.data import save_subject
     from mrsisr.training.prepare import prepare_subject
