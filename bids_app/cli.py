@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 
 import mrsisr
-from mrsisr import METABOLITES
+from mrsisr import METABOLITES, defaults
 from mrsisr.bids_app import bids as bidsq
 from mrsisr.bids_app.config import RunConfig
 
@@ -68,8 +68,9 @@ def _build_parser() -> argparse.ArgumentParser:
                         help="check every selected subject's inputs, run nothing")
     method = parser.add_argument_group("super-resolution")
     method.add_argument("--metabolites", nargs="+", default=list(METABOLITES), help="metabolites (canonical names)")
-    method.add_argument("--target-matrix", type=int, default=64, help="output in-plane matrix N (default 64)")
-    method.add_argument("--sharpness", nargs="+", type=_sharpness, default=[0.0], metavar="λ",
+    method.add_argument("--target-matrix", type=int, default=defaults.TARGET_MATRIX,
+                        help="output in-plane matrix N (default 64)")
+    method.add_argument("--sharpness", nargs="+", type=_sharpness, default=list(defaults.SHARPNESS), metavar="λ",
                         help="sharpness weights, one output each (default 0; paper: 0–0.03)")
     method.add_argument("--weights", type=Path, help="safetensors weights (default: the packaged model)")
     method.add_argument("--simulate-matrix", type=int, metavar="n",
@@ -77,12 +78,14 @@ def _build_parser() -> argparse.ArgumentParser:
     method.add_argument("--backend", choices=("auto", "fsl", "python"), default="auto",
                         help="skull-strip/co-registration backend (auto: FSL when installed)")
     method.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    method.add_argument("--batch-size", type=int, default=8, help="maps per forward pass")
+    method.add_argument("--batch-size", type=int, default=defaults.BATCH_SIZE, help="maps per forward pass")
     quality = parser.add_argument_group("quality control")
-    quality.add_argument("--snr-min", type=float, default=2.5, help="reject voxels with S/N below (default 2.5)")
-    quality.add_argument("--fwhm-max", type=float, default=0.15, help="reject FWHM above, ppm (default 0.15)")
+    quality.add_argument("--snr-min", type=float, default=defaults.SNR_MIN,
+                         help="reject voxels with S/N below (default 2.5)")
+    quality.add_argument("--fwhm-max", type=float, default=defaults.FWHM_MAX_PPM,
+                         help="reject FWHM above, ppm (default 0.15)")
     quality.add_argument("--crlb-max", type=float, help="reject %%SD above (default: off)")
-    quality.add_argument("--min-valid-fraction", type=float, default=0.30,
+    quality.add_argument("--min-valid-fraction", type=float, default=defaults.MIN_VALID_FRACTION,
                          help="keep slices whose valid voxels / (n*n) reach this (default 0.30)")
     run = parser.add_argument_group("execution")
     run.add_argument("-w", "--work-dir", type=Path, help="Nipype working directory (default: ./work)")

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mrsisr import METABOLITES
+from mrsisr import METABOLITES, defaults
 
 __all__ = ["RunConfig", "to_toml"]
 
@@ -36,17 +36,17 @@ class RunConfig:
     bids_filters: dict = field(default_factory=dict)
     acquisition: str | None = None
     metabolites: tuple[str, ...] = METABOLITES
-    target_matrix: int = 64
+    target_matrix: int = defaults.TARGET_MATRIX
     simulate_matrix: int | None = None
-    sharpness: tuple[float, ...] = (0.0,)
+    sharpness: tuple[float, ...] = defaults.SHARPNESS
     weights: Path | None = None
     backend: str = "auto"
     device: str = "auto"
-    batch_size: int = 8
-    snr_min: float = 2.5
-    fwhm_max: float = 0.15
-    crlb_max: float | None = None
-    min_valid_fraction: float = 0.30
+    batch_size: int = defaults.BATCH_SIZE
+    snr_min: float = defaults.SNR_MIN
+    fwhm_max: float = defaults.FWHM_MAX_PPM
+    crlb_max: float | None = defaults.CRLB_MAX
+    min_valid_fraction: float = defaults.MIN_VALID_FRACTION
     nprocs: int = 1
     omp_nthreads: int = 1
     mem_gb: float | None = None

@@ -30,6 +30,8 @@ import nibabel as nib
 import numpy as np
 from scipy import ndimage
 
+from mrsisr import defaults
+
 #: Ratio of a Gaussian's full width at half maximum to its standard deviation.
 FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))  # ≈ 2.3548
 
@@ -346,7 +348,7 @@ def brain_mask_on_grid(
 INTERPOLATION_ORDER = {"linear": 1, "cubic": 3}
 
 
-def mrsi_fine_grid(shape: tuple[int, ...], affine: np.ndarray, *, factor: int = 3,
+def mrsi_fine_grid(shape: tuple[int, ...], affine: np.ndarray, *, factor: int = defaults.MRI_FACTOR,
                    slices: list[int] | None = None) -> tuple[tuple[int, int, int], np.ndarray, int]:
     """The fine grid over the MRSI slab, optionally cropped to the selected slices.
 
@@ -392,8 +394,8 @@ def resample_mri(data: np.ndarray, affine: np.ndarray, fine_shape: tuple[int, ..
 
 
 def resample_files_to_mrsi(*, t1w_file: str, reference: str, out_dir: str | Path, flair_file: str | None = None,
-                           mask_file: str | None = None, factor: int = 3, slices: list[int] | None = None,
-                           interpolation: str = "linear") -> dict:
+                           mask_file: str | None = None, factor: int = defaults.MRI_FACTOR,
+                           slices: list[int] | None = None, interpolation: str = "linear") -> dict:
     """T1w, FLAIR and brain mask files onto the fine MRSI grid (what
     :class:`~mrsisr.interfaces.resample.ResampleToMRSIGrid` runs); returns the output paths.
 

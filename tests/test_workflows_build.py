@@ -12,7 +12,7 @@ from mrsisr.kspace import fine_grid_affine
 from mrsisr.workflows import anatomical, base, mrsi, outputs
 from mrsisr.workflows.anatomical import apply_mask, init_anat_wf
 from mrsisr.workflows.base import bids_uri, init_single_subject_wf, subject_workflow_name
-from mrsisr.workflows.mrsi import export_label, init_mrsi_wf, target_grid
+from mrsisr.workflows.mrsi import MRSIOptions, export_label, init_mrsi_wf, target_grid
 
 BUILDERS = [anatomical.init_anat_wf, mrsi.init_mrsi_wf, outputs.init_ds_anat_wf, outputs.init_ds_mrsi_wf,
             base.init_single_subject_wf, base.init_mrsisr_wf]
@@ -48,8 +48,8 @@ def test_anat_wf_nodes_and_fields():
 def test_mrsi_wf_crlb_only_when_asked(tmp_path, crlb_max, connected):
     weights = tmp_path / "w.safetensors"
     weights.write_bytes(b"x")
-    wf = init_mrsi_wf(metabolites=("NAA",), crlb_max=crlb_max, sharpness=(0.0, 0.03), simulate_matrix=16,
-                      weights=str(weights))
+    wf = init_mrsi_wf(options=MRSIOptions(metabolites=("NAA",), crlb_max=crlb_max, sharpness=(0.0, 0.03),
+                                          simulate_matrix=16, weights=str(weights)))
     edges = wf._graph.get_edge_data(wf.get_node("load"), wf.get_node("quality"))["connect"]
     assert (("sd_file", "crlb_file") in edges) is connected
     superres = wf.get_node("superres")
@@ -59,7 +59,7 @@ def test_mrsi_wf_crlb_only_when_asked(tmp_path, crlb_max, connected):
 
 
 def test_single_subject_without_output_dir_has_no_sinks():
-    wf = init_single_subject_wf(subject="01", session="pre", metabolites=("NAA",))
+    wf = init_single_subject_wf(subject="01", session="pre", options=MRSIOptions(metabolites=("NAA",)))
     assert wf.name == "sub_01_ses_pre_wf"
     assert not [n for n in wf.list_node_names() if ".ds_" in n or n.startswith("ds_")]
     assert {"sr_files", "zero_filled_file", "quality_mask", "brain_mask"} <= _fields(wf, "outputnode")
@@ -67,7 +67,7 @@ def test_single_subject_without_output_dir_has_no_sinks():
 
 def test_single_subject_with_output_dir_has_sinks(tmp_path):
     wf = init_single_subject_wf(subject="01", t1w="/d/sub-01/anat/sub-01_T1w.nii.gz", output_dir=str(tmp_path),
-                                bids_dir="/d", sharpness=(0.0, 0.01, 0.03), export_slices=True)
+                                bids_dir="/d", options=MRSIOptions(sharpness=(0.0, 0.01, 0.03), export_slices=True))
     names = set(wf.list_node_names())
     assert {"ds_anat_wf.ds_brain_mask", "ds_mrsi_wf.ds_sr", "ds_slices_npz", "mrsi_wf.export_slices"} <= names
     assert wf.get_node("ds_mrsi_wf.ds_sr").inputs.desc == ["srLam0", "srLam0p01", "srLam0p03"]
@@ -116,3 +116,27 @@ def test_apply_mask(tmp_path, monkeypatch):
     nib.save(nib.Nifti1Image(mask, np.eye(4)), "mask.nii.gz")
     masked = nib.load(apply_mask("img.nii.gz", "mask.nii.gz")).get_fdata()
     assert masked.sum() == 5.0 * 8 and masked[0, 0, 0] == 0
+
+
+def test_defaults_come_from_one_place(tmp_path):
+    """The command line, the run configuration, the builders' options and the network node agree."""
+    from mrsisr import defaults
+    from mrsisr.bids_app.cli import _build_parser
+    from mrsisr.bids_app.config import RunConfig
+    from mrsisr.interfaces.resample import ResampleToMRSIGrid
+    from mrsisr.interfaces.superres import SuperResolve
+    from mrsisr.workflows.base import mrsi_options
+
+    expected = {"snr_min": defaults.SNR_MIN, "fwhm_max": defaults.FWHM_MAX_PPM, "crlb_max": defaults.CRLB_MAX,
+                "min_valid_fraction": defaults.MIN_VALID_FRACTION, "target_matrix": defaults.TARGET_MATRIX,
+                "sharpness": defaults.SHARPNESS, "batch_size": defaults.BATCH_SIZE}
+    args = _build_parser().parse_args([str(tmp_path), str(tmp_path / "out"), "participant"])
+    config = RunConfig(bids_dir=tmp_path, output_dir=tmp_path / "out", analysis_level="participant",
+                       work_dir=tmp_path / "work", lcmodel_dir=tmp_path)
+    for source in (args, config, MRSIOptions()):
+        got = {key: getattr(source, key) for key in expected}
+        assert dict(got, sharpness=tuple(got["sharpness"])) == expected, type(source).__name__
+    assert mrsi_options(config) == MRSIOptions()
+    node = SuperResolve().inputs
+    assert (node.batch_size, node.target_matrix, tuple(node.sharpness)) == (8, 64, (0.0,))
+    assert ResampleToMRSIGrid().inputs.factor == defaults.MRI_FACTOR == 3

@@ -3,17 +3,17 @@ subject/session (:func:`init_single_subject_wf`)."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from nipype.interfaces import utility as niu
 from nipype.pipeline import engine as pe
 
-from mrsisr import METABOLITES
 from mrsisr.workflows.anatomical import init_anat_wf
-from mrsisr.workflows.mrsi import init_mrsi_wf
+from mrsisr.workflows.mrsi import MRSIOptions, init_mrsi_wf
 from mrsisr.workflows.outputs import export_training_slices, init_ds_anat_wf, init_ds_mrsi_wf
 
-__all__ = ["init_mrsisr_wf", "init_single_subject_wf", "subject_workflow_name", "bids_uri"]
+__all__ = ["init_mrsisr_wf", "init_single_subject_wf", "mrsi_options", "subject_workflow_name", "bids_uri"]
 
 
 def subject_workflow_name(subject: str, session: str | None) -> str:
@@ -40,21 +40,8 @@ def init_single_subject_wf(
     lcmodel_dir: str | None = None,
     output_dir: str | None = None,
     bids_dir: str | None = None,
-    acquisition: str | None = None,
-    metabolites: tuple[str, ...] = METABOLITES,
-    target_matrix: int = 64,
-    simulate_matrix: int | None = None,
-    sharpness: tuple[float, ...] = (0.0,),
-    weights: str | None = None,
+    options: MRSIOptions = MRSIOptions(),
     backend: str = "auto",
-    device: str = "auto",
-    batch_size: int = 8,
-    snr_min: float = 2.5,
-    fwhm_max: float = 0.15,
-    crlb_max: float | None = None,
-    min_valid_fraction: float = 0.30,
-    omp_nthreads: int = 1,
-    export_slices: bool = False,
     name: str | None = None,
 ) -> pe.Workflow:
     """Process one subject/session: anatomy, MRSI, super-resolution and (optionally) derivatives.
@@ -68,7 +55,8 @@ def init_single_subject_wf(
             :simple_form: yes
 
             from mrsisr.workflows.base import init_single_subject_wf
-            wf = init_single_subject_wf(subject="01", metabolites=("NAA",), sharpness=(0.0, 0.03))
+            from mrsisr.workflows.mrsi import MRSIOptions
+            wf = init_single_subject_wf(subject="01", options=MRSIOptions(metabolites=("NAA",), sharpness=(0.0, 0.03)))
 
     Parameters
     ----------
@@ -78,9 +66,8 @@ def init_single_subject_wf(
         Inputs; when None, connect them to ``inputnode`` instead.
     output_dir, bids_dir : str or None
         Root of the derivatives dataset (None: no sinks) and of the raw dataset (for BIDS URIs).
-    acquisition, metabolites, target_matrix, simulate_matrix, sharpness, weights, device, batch_size,
-    snr_min, fwhm_max, crlb_max, min_valid_fraction, omp_nthreads, export_slices
-        See :func:`~mrsisr.workflows.mrsi.init_mrsi_wf`.
+    options : :class:`~mrsisr.workflows.mrsi.MRSIOptions`
+        How the MRSI is processed (passed to :func:`~mrsisr.workflows.mrsi.init_mrsi_wf` as is).
     backend : str
         Anatomical backend (see :func:`~mrsisr.workflows.anatomical.init_anat_wf`).
     name : str or None
@@ -109,11 +96,7 @@ def init_single_subject_wf(
     outputnode = pe.Node(niu.IdentityInterface(fields=["brain_mask", "t1w_brain", "flair_t1w", "out_matrix"]
                                                + mrsi_fields), name="outputnode")
     anat_wf = init_anat_wf(backend=backend)
-    mrsi_wf = init_mrsi_wf(
-        metabolites=metabolites, acquisition=acquisition, target_matrix=target_matrix,
-        simulate_matrix=simulate_matrix, sharpness=sharpness, weights=weights, device=device,
-        batch_size=batch_size, snr_min=snr_min, fwhm_max=fwhm_max, crlb_max=crlb_max,
-        min_valid_fraction=min_valid_fraction, omp_nthreads=omp_nthreads, export_slices=export_slices)
+    mrsi_wf = init_mrsi_wf(options=options)
 
     workflow.connect([
         (inputnode, anat_wf, [("t1w", "inputnode.t1w"),
@@ -132,12 +115,8 @@ def init_single_subject_wf(
     ])
     if output_dir is not None:
         _add_sinks(workflow, anat_wf, mrsi_wf, inputnode, output_dir=output_dir, t1w=t1w, flair=flair,
-                   lcmodel_dir=lcmodel_dir, bids_dir=bids_dir, subject=subject, session=session,
-                   acquisition=acquisition, sharpness=sharpness, target_matrix=target_matrix,
-                   simulate_matrix=simulate_matrix, thresholds={
-                       "SNRMin": snr_min, "FWHMMax": fwhm_max, "FWHMUnits": "ppm", "CRLBMax": crlb_max,
-                       "MinValidFraction": min_valid_fraction})
-        if export_slices:
+                   lcmodel_dir=lcmodel_dir, bids_dir=bids_dir, subject=subject, session=session, options=options)
+        if options.export_slices:
             ds_slices_npz = pe.Node(niu.Function(function=export_training_slices, input_names=["in_file", "output_dir"],
                                                  output_names=["out_file"]), name="ds_slices_npz",
                                     run_without_submitting=True)
@@ -147,18 +126,18 @@ def init_single_subject_wf(
 
 
 def _add_sinks(workflow, anat_wf, mrsi_wf, inputnode, *, output_dir, t1w, flair, lcmodel_dir, bids_dir,
-               subject, session, acquisition, sharpness, target_matrix, simulate_matrix, thresholds) -> None:
+               subject, session, options: MRSIOptions) -> None:
     """Connect the derivative writers of :mod:`mrsisr.workflows.outputs`."""
     anat_sources = [bids_uri(t1w or "T1w", bids_dir), bids_uri(flair or "FLAIR", bids_dir)]
     folder = Path(lcmodel_dir or ".") / f"sub-{subject}" / (f"ses-{session}" if session else "")
-    label = acquisition
-    if simulate_matrix is not None:
-        label = f"sim{simulate_matrix}"
+    label = options.acquisition
+    if options.simulate_matrix is not None:
+        label = f"sim{options.simulate_matrix}"
     ds_anat_wf = init_ds_anat_wf(output_dir=output_dir, sources=anat_sources)
     ds_mrsi_wf = init_ds_mrsi_wf(
         output_dir=output_dir, sources=anat_sources + [bids_uri(folder, bids_dir)], acquisition=label,
-        sharpness=sharpness, target_matrix=target_matrix, simulate_matrix=simulate_matrix,
-        thresholds=dict(thresholds, SourceAcquisition=acquisition))
+        sharpness=options.sharpness, target_matrix=options.target_matrix, simulate_matrix=options.simulate_matrix,
+        thresholds=dict(options.thresholds(), SourceAcquisition=options.acquisition))
     backends = [("outputnode.skullstrip_backend", "inputnode.skullstrip_backend"),
                 ("outputnode.coreg_backend", "inputnode.coreg_backend")]
     workflow.connect([
@@ -206,16 +185,18 @@ def init_mrsisr_wf(config, subjects) -> pe.Workflow:
         What to process.
     """
     workflow = pe.Workflow(name="mrsisr_wf", base_dir=str(config.work_dir))
+    options = mrsi_options(config)
     for item in subjects:
         single = init_single_subject_wf(
             subject=item.subject, session=item.session, t1w=item.t1w, flair=item.flair,
             lcmodel_dir=item.lcmodel_dir, output_dir=str(config.output_dir), bids_dir=str(config.bids_dir),
-            acquisition=item.acquisition, metabolites=tuple(config.metabolites),
-            target_matrix=config.target_matrix, simulate_matrix=config.simulate_matrix,
-            sharpness=tuple(config.sharpness), weights=str(config.weights) if config.weights else None,
-            backend=config.backend, device=config.device, batch_size=config.batch_size,
-            snr_min=config.snr_min, fwhm_max=config.fwhm_max, crlb_max=config.crlb_max,
-            min_valid_fraction=config.min_valid_fraction, omp_nthreads=config.omp_nthreads,
-            export_slices=config.export_slices)
+            options=dataclasses.replace(options, acquisition=item.acquisition), backend=config.backend)
         workflow.add_nodes([single])
     return workflow
+
+
+def mrsi_options(config) -> MRSIOptions:
+    """The :class:`~mrsisr.workflows.mrsi.MRSIOptions` of a run configuration: the fields of the same
+    names (the acquisition is set per subject)."""
+    names = {item.name for item in dataclasses.fields(MRSIOptions)} - {"acquisition"}
+    return MRSIOptions(**{name: getattr(config, name) for name in names})

@@ -3,12 +3,70 @@ MRSI grid at 3× and super-resolve."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from nipype.interfaces import utility as niu
 from nipype.pipeline import engine as pe
 
-from mrsisr import METABOLITES
+from mrsisr import METABOLITES, defaults
 
-__all__ = ["init_mrsi_wf", "target_grid", "export_label"]
+__all__ = ["MRSIOptions", "init_mrsi_wf", "target_grid", "export_label"]
+
+
+@dataclass(frozen=True)
+class MRSIOptions:
+    """How one subject's MRSI is processed: a value handed down by the builders (no global state).
+
+    Attributes
+    ----------
+    metabolites : tuple of str
+        Metabolites to load and super-resolve (canonical names).
+    acquisition : str or None
+        ``acq-<label>`` of the fitting output to read (None: the only one present).
+    target_matrix : int
+        Output in-plane matrix N.
+    simulate_matrix : int or None
+        Evaluation mode: the maps are N×N and an n×n acquisition is simulated from them.
+    sharpness : tuple of float
+        The λ values to condition the network on (one output each, named by
+        :func:`mrsisr.interfaces.bids.lambda_label`; values with the same label are refused).
+    weights : str or None
+        Safetensors weights; None uses the packaged model.
+    device, batch_size, omp_nthreads
+        Where and how the network runs.
+    snr_min, fwhm_max, crlb_max
+        Voxel quality thresholds (S/N, FWHM in ppm, %SD; ``crlb_max`` None: off).
+    min_valid_fraction : float
+        Slice selection threshold (valid voxels / nx·ny).
+    export_slices : bool
+        Also write a prepared-slice file for ``mrsisr-train`` (output ``slices_npz``).
+    """
+
+    metabolites: tuple[str, ...] = METABOLITES
+    acquisition: str | None = None
+    target_matrix: int = defaults.TARGET_MATRIX
+    simulate_matrix: int | None = None
+    sharpness: tuple[float, ...] = defaults.SHARPNESS
+    weights: str | None = None
+    device: str = "auto"
+    batch_size: int = defaults.BATCH_SIZE
+    snr_min: float = defaults.SNR_MIN
+    fwhm_max: float = defaults.FWHM_MAX_PPM
+    crlb_max: float | None = defaults.CRLB_MAX
+    min_valid_fraction: float = defaults.MIN_VALID_FRACTION
+    omp_nthreads: int = 1
+    export_slices: bool = False
+
+    def __post_init__(self):
+        object.__setattr__(self, "metabolites", tuple(self.metabolites))
+        object.__setattr__(self, "sharpness", tuple(float(lam) for lam in self.sharpness))
+        if self.weights is not None:
+            object.__setattr__(self, "weights", str(self.weights))
+
+    def thresholds(self) -> dict:
+        """The quality thresholds as recorded in the sidecars."""
+        return {"SNRMin": self.snr_min, "FWHMMax": self.fwhm_max, "FWHMUnits": "ppm", "CRLBMax": self.crlb_max,
+                "MinValidFraction": self.min_valid_fraction}
 
 
 def target_grid(reference: str, target_matrix: int, simulate: bool) -> str:
@@ -52,24 +110,7 @@ def export_label(subject: str, session: str | None = None) -> str:
     return subject + (f"_ses-{session}" if session else "")
 
 
-def init_mrsi_wf(
-    *,
-    metabolites: tuple[str, ...] = METABOLITES,
-    acquisition: str | None = None,
-    target_matrix: int = 64,
-    simulate_matrix: int | None = None,
-    sharpness: tuple[float, ...] = (0.0,),
-    weights: str | None = None,
-    device: str = "auto",
-    batch_size: int = 8,
-    snr_min: float = 2.5,
-    fwhm_max: float = 0.15,
-    crlb_max: float | None = None,
-    min_valid_fraction: float = 0.30,
-    omp_nthreads: int = 1,
-    export_slices: bool = False,
-    name: str = "mrsi_wf",
-) -> pe.Workflow:
+def init_mrsi_wf(*, options: MRSIOptions = MRSIOptions(), name: str = "mrsi_wf") -> pe.Workflow:
     """Metabolite maps to super-resolved maps on the N-grid, for one subject/session.
 
     ``load → quality → select_slices``; the T1w and FLAIR are resampled at 3× onto the
@@ -81,31 +122,13 @@ def init_mrsi_wf(
             :graph2use: orig
             :simple_form: yes
 
-            from mrsisr.workflows.mrsi import init_mrsi_wf
-            wf = init_mrsi_wf(metabolites=("NAA", "tCho"), sharpness=(0.0, 0.03))
+            from mrsisr.workflows.mrsi import MRSIOptions, init_mrsi_wf
+            wf = init_mrsi_wf(options=MRSIOptions(metabolites=("NAA", "tCho"), sharpness=(0.0, 0.03)))
 
     Parameters
     ----------
-    metabolites : tuple of str
-        Metabolites to load and super-resolve (canonical names).
-    acquisition : str or None
-        ``acq-<label>`` of the fitting output to read (None: the only one present).
-    target_matrix : int
-        Output in-plane matrix N.
-    simulate_matrix : int or None
-        Evaluation mode: the maps are N×N and an n×n acquisition is simulated from them.
-    sharpness : tuple of float
-        The λ values to condition the network on (one output per value).
-    weights : str or None
-        Safetensors weights; None uses the packaged model.
-    device, batch_size, omp_nthreads
-        Where and how the network runs.
-    snr_min, fwhm_max, crlb_max
-        Voxel quality thresholds (S/N, FWHM in ppm, %SD; ``crlb_max`` None: off).
-    min_valid_fraction : float
-        Slice selection threshold (valid voxels / nx·ny).
-    export_slices : bool
-        Also write a prepared-slice file for ``mrsisr-train`` (output ``slices_npz``).
+    options : :class:`MRSIOptions`
+        Metabolites, acquisition, N, λ values, network and quality settings.
     name : str
         Workflow name.
 
@@ -144,27 +167,29 @@ def init_mrsi_wf(
         "zero_filled_file", "sr_files", "sr_mask", "reference_file", "model_info", "slices_npz"]),
         name="outputnode")
 
-    load = pe.Node(LoadMetaboliteMaps(metabolites=list(metabolites)), name="load", mem_gb=1.0)
-    if acquisition:
-        load.inputs.acquisition = acquisition
-    quality = pe.Node(QualityFilter(snr_min=snr_min, fwhm_max=fwhm_max), name="quality")
-    if crlb_max is not None:
-        quality.inputs.crlb_max = crlb_max
-    select_slices = pe.Node(SelectSlices(min_valid_fraction=min_valid_fraction), name="select_slices")
+    load = pe.Node(LoadMetaboliteMaps(metabolites=list(options.metabolites)), name="load", mem_gb=1.0)
+    if options.acquisition:
+        load.inputs.acquisition = options.acquisition
+    quality = pe.Node(QualityFilter(snr_min=options.snr_min, fwhm_max=options.fwhm_max), name="quality")
+    if options.crlb_max is not None:
+        quality.inputs.crlb_max = options.crlb_max
+    select_slices = pe.Node(SelectSlices(min_valid_fraction=options.min_valid_fraction), name="select_slices")
     grid = pe.Node(niu.Function(function=target_grid, input_names=["reference", "target_matrix", "simulate"],
                                 output_names=["out_file"]), name="target_grid",
                    run_without_submitting=True)
-    grid.inputs.target_matrix = target_matrix
-    grid.inputs.simulate = simulate_matrix is not None
-    resample = pe.Node(ResampleToMRSIGrid(factor=3), name="resample", mem_gb=2.0)
-    superres = pe.Node(SuperResolve(target_matrix=target_matrix, sharpness=list(sharpness), device=device,
-                                    batch_size=batch_size, num_threads=omp_nthreads),
-                       name="superres", n_procs=omp_nthreads, mem_gb=2.0)
-    if simulate_matrix is not None:
-        superres.inputs.simulate_matrix = simulate_matrix
-    if weights is not None:
-        superres.inputs.weights = str(weights)
+    grid.inputs.target_matrix = options.target_matrix
+    grid.inputs.simulate = options.simulate_matrix is not None
+    resample = pe.Node(ResampleToMRSIGrid(factor=defaults.MRI_FACTOR), name="resample", mem_gb=2.0)
+    superres = pe.Node(SuperResolve(target_matrix=options.target_matrix, sharpness=list(options.sharpness),
+                                    device=options.device, batch_size=options.batch_size,
+                                    num_threads=options.omp_nthreads),
+                       name="superres", n_procs=options.omp_nthreads, mem_gb=2.0)
+    if options.simulate_matrix is not None:
+        superres.inputs.simulate_matrix = options.simulate_matrix
+    if options.weights is not None:
+        superres.inputs.weights = options.weights
 
+    sd_map = [("sd_file", "crlb_file")] if options.crlb_max is not None else []  # %SD only when filtered on
     workflow.connect([
         (inputnode, load, [("lcmodel_dir", "source"),
                            ("subject", "subject"),
@@ -176,7 +201,7 @@ def init_mrsi_wf(
                          ("snr_file", "snr_file"),
                          ("fwhm_file", "fwhm_file"),
                          ("valid_file", "valid_file"),
-                         ("conc_file", "in_file")] + ([("sd_file", "crlb_file")] if crlb_max is not None else [])),
+                         ("conc_file", "in_file")] + sd_map),
         (load, grid, [("snr_file", "reference")]),
         (load, superres, [("conc_file", "in_file"),
                           ("metabolites", "metabolites")]),
@@ -200,7 +225,7 @@ def init_mrsi_wf(
                                 ("model_info", "model_info"),
                                 ("acquired_matrix", "acquired_matrix")]),
     ])
-    if export_slices:
+    if options.export_slices:
         _add_export(workflow, inputnode, load, quality, select_slices, resample, outputnode)
     return workflow
 

@@ -23,6 +23,7 @@ from nipype.interfaces.base import (
     BaseInterfaceInputSpec, File, SimpleInterface, TraitedSpec, isdefined, traits,
 )
 
+from mrsisr import defaults
 from mrsisr.grid import resample_files_to_mrsi
 
 __all__ = ["ResampleToMRSIGrid"]
@@ -34,7 +35,7 @@ class _ResampleToMRSIGridInputSpec(BaseInterfaceInputSpec):
     mask_file = File(exists=True, desc="brain mask to bring onto the fine grid as well (optional)")
     reference = File(exists=True, mandatory=True,
                      desc="any NIfTI on the MRSI grid (3-D or 4-D); its first 3 axes define the grid")
-    factor = traits.Range(1, 8, 3, usedefault=True, desc="refinement per voxel axis (3: 64×64×39 → 192×192×117)")
+    factor = traits.Range(1, 8, defaults.MRI_FACTOR, usedefault=True, desc="refinement per voxel axis (3: 64×64×39 → 192×192×117)")
     slices = traits.List(traits.Int, desc="crop to the MRSI slices min(slices)…max(slices) (0-based k)")
     interpolation = traits.Enum("linear", "cubic", usedefault=True,
                                 desc="interpolation after the anti-aliasing pre-filter")

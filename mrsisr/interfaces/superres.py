@@ -10,7 +10,7 @@ import numpy as np
 from nipype.interfaces.base import (BaseInterfaceInputSpec, File, InputMultiObject, SimpleInterface, TraitedSpec,
                                     isdefined, traits)
 
-from mrsisr import METABOLITES, kspace
+from mrsisr import METABOLITES, defaults, kspace
 
 __all__ = ["SuperResolve"]
 
@@ -26,13 +26,13 @@ class _SuperResolveInputSpec(BaseInterfaceInputSpec):
     flair_file = File(exists=True, mandatory=True, desc="co-registered FLAIR on the 3× N-grid")
     slices = traits.List(traits.Int, mandatory=True, minlen=1, desc="0-based MRSI slices to super-resolve")
     slice_offset = traits.Int(0, usedefault=True, desc="MRSI slice of the first 3 planes of the MRI crop")
-    target_matrix = traits.Int(64, usedefault=True, desc="in-plane matrix N of the output grid")
+    target_matrix = traits.Int(defaults.TARGET_MATRIX, usedefault=True, desc="in-plane matrix N of the output grid")
     simulate_matrix = traits.Int(desc="simulate an n×n acquisition from N×N maps (evaluation mode)")
-    sharpness = traits.List(traits.Float(), [0.0], usedefault=True, minlen=1,
+    sharpness = traits.List(traits.Float(), list(defaults.SHARPNESS), usedefault=True, minlen=1,
                             desc="adversarial weights λ to condition on (paper: 0–0.03)")
     weights = File(exists=True, desc="safetensors weights (default: the packaged model)")
     device = traits.Enum("auto", "cpu", "cuda", usedefault=True, desc="where the network runs")
-    batch_size = traits.Range(low=1, value=16, usedefault=True, desc="maps per forward pass")
+    batch_size = traits.Range(low=1, value=defaults.BATCH_SIZE, usedefault=True, desc="maps per forward pass")
     num_threads = traits.Range(low=1, value=2, usedefault=True, desc="CPU threads for PyTorch")
 
 
