@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         t1_done, c1 = time.perf_counter(), time.process_time()
         co = (
             CoRegister(
-                in_file=flair, reference=t1, backend="python", sampling=args.sampling, num_threads=args.reg_threads
+                in_file=flair, reference=t1, backend="python", sampling=args.sampling, omp_nthreads=args.reg_threads
             )
             .run(cwd=cwd)
             .outputs

@@ -42,7 +42,7 @@ class ModelInfo:
 
 
 def load_for_inference(weights: str | Path | None = None, device: str = "auto",
-                       num_threads: int | None = None) -> tuple[torch.nn.Module, ModelInfo]:
+                       omp_nthreads: int | None = None) -> tuple[torch.nn.Module, ModelInfo]:
     """Load a weights file (default: the packaged model) in eval mode on ``device``."""
     from mrsisr.training.trainer import resolve_device
 
@@ -50,8 +50,8 @@ def load_for_inference(weights: str | Path | None = None, device: str = "auto",
 
     path = Path(weights) if weights else DEFAULT_WEIGHTS
     tune_cpu_allocator()
-    if num_threads:
-        torch.set_num_threads(int(num_threads))
+    if omp_nthreads:
+        torch.set_num_threads(int(omp_nthreads))
     model = load_model(path, resolve_device(device))
     card_path = path.with_suffix(".json")
     card = json.loads(card_path.read_text()) if card_path.is_file() else {}

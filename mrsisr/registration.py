@@ -58,7 +58,7 @@ def register_rigid_sitk(
     bins: int = 32,
     iterations: int = 200,
     seed: int = 20240,
-    num_threads: int = 1,
+    omp_nthreads: int = 1,
 ) -> np.ndarray:
     """Register ``in_file`` (moving) rigidly to ``reference`` and resample it there.
 
@@ -78,7 +78,7 @@ def register_rigid_sitk(
         Fraction of the fixed image's voxels (on a regular grid) used by the metric.
     bins, iterations, seed
         Mattes histogram bins, optimiser iterations per level, sampling seed.
-    num_threads : int
+    omp_nthreads : int
         Threads of the registration itself.  With 1 (default) the result is
         bit-for-bit reproducible; ITK's multi-threaded metric reduction sums in
         a scheduling-dependent order, so more threads give results that differ by
@@ -117,8 +117,8 @@ def register_rigid_sitk(
         fixed_work, moving_work, sitk.Euler3DTransform(), sitk.CenteredTransformInitializerFilter.MOMENTS
     )
     reg = sitk.ImageRegistrationMethod()
-    reg.SetNumberOfThreads(int(num_threads))
-    reg.SetNumberOfWorkUnits(int(num_threads))
+    reg.SetNumberOfThreads(int(omp_nthreads))
+    reg.SetNumberOfWorkUnits(int(omp_nthreads))
     reg.SetMetricAsMattesMutualInformation(numberOfHistogramBins=int(bins))
     reg.SetMetricUseFixedImageGradientFilter(False)  # no whole-image gradient filters per level:
     reg.SetMetricUseMovingImageGradientFilter(False)  # gradients at the sampled points only

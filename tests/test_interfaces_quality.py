@@ -298,7 +298,8 @@ def test_quality_and_selection_in_a_workflow(maps, tmp_path):
     from nipype.pipeline import engine as pe
 
     wf = pe.Workflow(name="quality_wf", base_dir=str(tmp_path / "work"))
-    quality = pe.Node(QualityFilter(**maps, crlb_max=20.0), name="quality")
+    node_inputs = {("sd_file" if k == "crlb_file" else k): v for k, v in maps.items()}
+    quality = pe.Node(QualityFilter(**node_inputs, crlb_max=20.0), name="quality")
     select = pe.Node(SelectSlices(min_valid_fraction=0.1, max_slices=3), name="select")
     wf.connect([(quality, select, [("mask_file", "mask_file")])])
     graph = wf.run()

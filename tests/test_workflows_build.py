@@ -51,7 +51,7 @@ def test_mrsi_wf_crlb_only_when_asked(tmp_path, crlb_max, connected):
     wf = init_mrsi_wf(options=MRSIOptions(metabolites=("NAA",), crlb_max=crlb_max, sharpness=(0.0, 0.03),
                                           simulate_matrix=16, weights=str(weights)))
     edges = wf._graph.get_edge_data(wf.get_node("load"), wf.get_node("quality"))["connect"]
-    assert (("sd_file", "crlb_file") in edges) is connected
+    assert (("sd_file", "sd_file") in edges) is connected
     superres = wf.get_node("superres")
     assert superres.inputs.sharpness == [0.0, 0.03] and superres.inputs.simulate_matrix == 16
     assert superres.inputs.weights == str(weights)
@@ -140,3 +140,15 @@ def test_defaults_come_from_one_place(tmp_path):
     node = SuperResolve().inputs
     assert (node.batch_size, node.target_matrix, tuple(node.sharpness)) == (8, 64, (0.0,))
     assert ResampleToMRSIGrid().inputs.factor == defaults.MRI_FACTOR == 3
+
+
+def test_threads_are_omp_nthreads_everywhere():
+    """One name for threads: the option, the network node and the registration node."""
+    from mrsisr.interfaces.registration import CoRegister
+    from mrsisr.interfaces.superres import SuperResolve
+
+    superres = init_mrsi_wf(options=MRSIOptions(omp_nthreads=3)).get_node("superres")
+    assert superres.inputs.omp_nthreads == 3 and superres.n_procs == 3
+    for node in (SuperResolve(), CoRegister()):
+        names = set(node.inputs.copyable_trait_names())
+        assert "omp_nthreads" in names and "num_threads" not in names

@@ -182,14 +182,14 @@ def init_mrsi_wf(*, options: MRSIOptions = MRSIOptions(), name: str = "mrsi_wf")
     resample = pe.Node(ResampleToMRSIGrid(factor=defaults.MRI_FACTOR), name="resample", mem_gb=2.0)
     superres = pe.Node(SuperResolve(target_matrix=options.target_matrix, sharpness=list(options.sharpness),
                                     device=options.device, batch_size=options.batch_size,
-                                    num_threads=options.omp_nthreads),
+                                    omp_nthreads=options.omp_nthreads),
                        name="superres", n_procs=options.omp_nthreads, mem_gb=2.0)
     if options.simulate_matrix is not None:
         superres.inputs.simulate_matrix = options.simulate_matrix
     if options.weights is not None:
         superres.inputs.weights = options.weights
 
-    sd_map = [("sd_file", "crlb_file")] if options.crlb_max is not None else []  # %SD only when filtered on
+    sd_map = [("sd_file", "sd_file")] if options.crlb_max is not None else []  # %SD only when filtered on
     workflow.connect([
         (inputnode, load, [("lcmodel_dir", "source"),
                            ("subject", "subject"),

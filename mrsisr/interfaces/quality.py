@@ -352,12 +352,12 @@ class _QualityFilterInputSpec(BaseInterfaceInputSpec):
     fwhm_file = File(exists=True, mandatory=True, desc="linewidth (FWHM, ppm) map on the MRSI grid")
     brain_mask = File(exists=True, mandatory=True,
                       desc="brain mask in the same scanner space, any grid (nonzero = brain)")
-    crlb_file = File(exists=True, desc="%SD (CRLB) map, 4-D per metabolite or 3-D")
+    sd_file = File(exists=True, desc="%SD (CRLB) map, 4-D per metabolite or 3-D")
     valid_file = File(exists=True, desc="fit validity (nonzero = valid), 4-D per metabolite or 3-D")
     in_file = File(exists=True, desc="concentration maps; only non-finite values are used (failed fits)")
     snr_min = traits.Float(2.5, usedefault=True, desc="reject S/N < snr_min (paper: 2.5)")
     fwhm_max = traits.Float(0.15, usedefault=True, desc="reject FWHM > fwhm_max ppm (paper: 0.15)")
-    crlb_max = traits.Float(requires=["crlb_file"], desc="reject %SD > crlb_max (off unless set)")
+    crlb_max = traits.Float(requires=["sd_file"], desc="reject %SD > crlb_max (off unless set)")
     brain_fraction_min = traits.Range(0.01, 1.0, 0.5, usedefault=True,
                                       desc="an MRSI voxel is in the brain when at least this "
                                       "fraction of its volume is inside the brain mask")
@@ -394,7 +394,8 @@ class QualityFilter(SimpleInterface):
     def _run_interface(self, runtime):
         inputs = self.inputs
         optional = {name: getattr(inputs, name) if isdefined(getattr(inputs, name)) else None
-                    for name in ("crlb_file", "valid_file", "in_file", "crlb_max")}
+                    for name in ("valid_file", "in_file", "crlb_max")}
+        optional["crlb_file"] = inputs.sd_file if isdefined(inputs.sd_file) else None
         self._results.update(filter_quality_files(
             metabolites=list(inputs.metabolites), snr_file=inputs.snr_file,
             fwhm_file=inputs.fwhm_file, brain_mask=inputs.brain_mask, out_dir=runtime.cwd,

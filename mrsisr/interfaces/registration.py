@@ -80,7 +80,7 @@ class _CoRegisterInputSpec(BackendInputSpec):  # backend: 'fsl' = FLIRT, 'python
         usedefault=True,
         desc="fraction of T1w voxels sampled by the mutual-information metric (python backend)",
     )
-    num_threads = traits.Range(
+    omp_nthreads = traits.Range(
         low=1,
         value=1,
         usedefault=True,
@@ -140,7 +140,7 @@ class CoRegister(SimpleInterface):
                 transform_file,
                 matrix_file,
                 sampling=self.inputs.sampling,
-                num_threads=self.inputs.num_threads,
+                omp_nthreads=self.inputs.omp_nthreads,
             )
         self._results.update(
             out_file=out_file, transform_file=transform_file, out_matrix=matrix_file, backend_used=backend

@@ -33,7 +33,7 @@ class _SuperResolveInputSpec(BaseInterfaceInputSpec):
     weights = File(exists=True, desc="safetensors weights (default: the packaged model)")
     device = traits.Enum("auto", "cpu", "cuda", usedefault=True, desc="where the network runs")
     batch_size = traits.Range(low=1, value=defaults.BATCH_SIZE, usedefault=True, desc="maps per forward pass")
-    num_threads = traits.Range(low=1, value=2, usedefault=True, desc="CPU threads for PyTorch")
+    omp_nthreads = traits.Range(low=1, value=2, usedefault=True, desc="CPU threads for PyTorch")
 
 
 class _SuperResolveOutputSpec(TraitedSpec):
@@ -88,7 +88,7 @@ class SuperResolve(SimpleInterface):
         t1 = np.asanyarray(nib.load(self.inputs.t1w_file).dataobj, dtype=np.float32)
         flair = np.asanyarray(nib.load(self.inputs.flair_file).dataobj, dtype=np.float32)
         model, info = load_for_inference(self.inputs.weights if isdefined(self.inputs.weights) else None,
-                                         self.inputs.device, self.inputs.num_threads)
+                                         self.inputs.device, self.inputs.omp_nthreads)
         simulate = self.inputs.simulate_matrix if isdefined(self.inputs.simulate_matrix) else None
         result = super_resolve_volume(model, maps, mask, t1, flair, list(self.inputs.slices),
                                       list(self.inputs.metabolites), list(self.inputs.sharpness),
