@@ -17,7 +17,7 @@ import nibabel as nib
 import numpy as np
 
 from mrsisr import METABOLITES
-from mrsisr.interfaces.bids import atomic_write_text, build_derivative_path
+from mrsisr.interfaces.bids import LAMBDA_PREFIX, atomic_write_text, build_derivative_path, lambda_of_label
 
 __all__ = ["write_subject_report", "write_group_report", "subject_files", "read_tsv"]
 
@@ -138,16 +138,12 @@ def subject_files(output_dir: Path, subject: str, session: str | None) -> dict:
                 found["zerofilled"][met] = path
             elif desc == "sr" and name.endswith("_mask.nii.gz"):
                 found["srmask"][met] = path
-            elif desc and desc.startswith("srLam"):
+            elif desc and desc.startswith(LAMBDA_PREFIX):
                 found["sr"].setdefault(met, {})[desc] = path
     order = {name: index for index, name in enumerate(METABOLITES)}
     for kind in ("quality", "zerofilled", "sr", "srmask"):  # the network's metabolite order
         found[kind] = dict(sorted(found[kind].items(), key=lambda item: (order.get(item[0], 99), item[0])))
     return found
-
-
-def _lambda_of(desc: str) -> float:
-    return float(desc[len("srLam"):].replace("p", ".").replace("m", "-"))
 
 
 def _figure_path(output_dir: Path, subject, session, acquisition, desc, suffix, metabolite=None) -> Path:
@@ -191,8 +187,8 @@ def _make_figures(output_dir: Path, files: dict, t1w: str, subject, session) -> 
     for met, zero_path in files["zerofilled"].items():
         zero_filled, grid_affine = _load(zero_path)
         columns = [("zero-filled", zero_filled)]
-        for desc, path in sorted(files["sr"].get(met, {}).items(), key=lambda item: _lambda_of(item[0])):
-            columns.append((f"SR λ={_lambda_of(desc):g}", _load(path)[0]))
+        for desc, path in sorted(files["sr"].get(met, {}).items(), key=lambda item: lambda_of_label(item[0])):
+            columns.append((f"SR λ={lambda_of_label(desc):g}", _load(path)[0]))
         if "flair_t1w" in files:
             columns.append(("FLAIR", resample_to_grid(flair, t1_affine, zero_filled.shape[:3], grid_affine,
                                                       order=1, antialias=True)))
@@ -275,7 +271,7 @@ def cohort_rows(output_dir: Path) -> list[dict]:
         slices = counts.with_name(counts.name.replace("_desc-quality_counts.tsv", "_desc-selected_slices.tsv"))
         selected = [r for r in read_tsv(slices) if r["selected"] == "true"] if slices.exists() else []
         prefix = counts.name.split("_space-")[0].split("_desc-")[0]
-        sidecars = sorted(counts.parent.glob(f"{prefix}_*_desc-srLam*.json"))
+        sidecars = sorted(counts.parent.glob(f"{prefix}_*_desc-{LAMBDA_PREFIX}*.json"))
         model = json.loads(sidecars[0].read_text()).get("Model", {}) if sidecars else {}
         for row in read_tsv(counts):
             total = int(row["total"]) or 1

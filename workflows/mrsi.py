@@ -58,8 +58,14 @@ class MRSIOptions:
     export_slices: bool = False
 
     def __post_init__(self):
+        from mrsisr.interfaces.bids import lambda_label
+
         object.__setattr__(self, "metabolites", tuple(self.metabolites))
         object.__setattr__(self, "sharpness", tuple(float(lam) for lam in self.sharpness))
+        labels = [lambda_label(lam) for lam in self.sharpness]
+        if not labels or len(set(labels)) != len(labels):
+            raise ValueError(f"sharpness {list(self.sharpness)}: give one or more λ values, each once "
+                             "(one output file per value)")
         if self.weights is not None:
             object.__setattr__(self, "weights", str(self.weights))
 

@@ -36,7 +36,9 @@ __all__ = [
     "atomic_save_nifti",
     "atomic_write_text",
     "build_derivative_path",
+    "LAMBDA_PREFIX",
     "lambda_label",
+    "lambda_of_label",
     "sink_file",
     "source_entities",
     "write_sidecar",
@@ -46,6 +48,8 @@ __all__ = [
 PYBIDS_CONFIG = Path(__file__).resolve().parents[1] / "data" / "mrsisr_pybids.json"
 
 _ALNUM = re.compile(r"^[A-Za-z0-9]+$")
+#: ``desc`` prefix of the super-resolved maps; the λ follows (:func:`lambda_label`).
+LAMBDA_PREFIX = "srLam"
 
 
 def lambda_label(value: float) -> str:
@@ -54,8 +58,19 @@ def lambda_label(value: float) -> str:
     >>> [lambda_label(v) for v in (0, 0.03, 0.1, 1e-3)]
     ['srLam0', 'srLam0p03', 'srLam0p1', 'srLam0p001']
     """
-    text = np.format_float_positional(float(value), trim="-")
-    return "srLam" + text.replace(".", "p").replace("-", "m")
+    text = np.format_float_positional(float(value), trim="-")  # the shortest text that reads back exactly
+    return LAMBDA_PREFIX + text.replace(".", "p").replace("-", "m")
+
+
+def lambda_of_label(label: str) -> float:
+    """The λ of a ``desc`` label written by :func:`lambda_label` (its exact inverse).
+
+    >>> lambda_of_label("srLam0p0001")
+    0.0001
+    """
+    if not label.startswith(LAMBDA_PREFIX):
+        raise ValueError(f"{label!r} is not a sharpness label (expected {LAMBDA_PREFIX}<value>, e.g. srLam0p03)")
+    return float(label[len(LAMBDA_PREFIX):].replace("p", ".").replace("m", "-"))
 
 
 def source_entities(source_file: str) -> dict[str, str]:

@@ -1,4 +1,8 @@
-"""``SuperResolve``: run a trained network on a subject's selected slices and metabolites."""
+"""``SuperResolve``: run a trained network on a subject's selected slices and metabolites.
+
+Each λ's output is named by its derivative label (:func:`mrsisr.interfaces.bids.lambda_label`,
+``srLam0p0001.nii.gz``), so distinct values never share a file.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from nipype.interfaces.base import (BaseInterfaceInputSpec, File, InputMultiObje
                                     isdefined, traits)
 
 from mrsisr import METABOLITES, defaults, kspace
+from mrsisr.interfaces.bids import lambda_label
 
 __all__ = ["SuperResolve"]
 
@@ -67,7 +72,7 @@ class SuperResolve(SimpleInterface):
     ...                       t1w_file="t1w_3x.nii.gz", flair_file="flair_3x.nii.gz", slices=[0, 1],
     ...                       sharpness=[0.0, 0.03], device="cpu").run()
     >>> [os.path.basename(f) for f in result.outputs.out_files], result.outputs.acquired_matrix
-    (['sr_lam-0p000.nii.gz', 'sr_lam-0p030.nii.gz'], 16)
+    (['srLam0.nii.gz', 'srLam0p03.nii.gz'], 16)
     >>> sr = nib.load(result.outputs.out_files[0])
     >>> sr.shape, [round(float(mm), 2) for mm in sr.header.get_zooms()[:3]]
     ((64, 64, 2, 2), [3.4, 3.4, 10.0])
@@ -79,6 +84,9 @@ class SuperResolve(SimpleInterface):
     def _run_interface(self, runtime):
         from mrsisr.inference import load_for_inference, super_resolve_volume
 
+        labels = [lambda_label(lam) for lam in self.inputs.sharpness]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"sharpness {list(self.inputs.sharpness)} repeats a value; give each λ once")
         maps_img = nib.load(self.inputs.in_file)
         maps = np.asanyarray(maps_img.dataobj, dtype=np.float32)
         mask = np.asanyarray(nib.load(self.inputs.mask_file).dataobj)
@@ -104,8 +112,7 @@ class SuperResolve(SimpleInterface):
             nib.save(image, cwd / name)
             return str(cwd / name)
 
-        self._results["out_files"] = [save(sr, f"sr_lam-{lam:.3f}".replace(".", "p") + ".nii.gz")
-                                      for sr, lam in zip(result["sr"], self.inputs.sharpness)]
+        self._results["out_files"] = [save(sr, f"{label}.nii.gz") for sr, label in zip(result["sr"], labels)]
         self._results["zero_filled_file"] = save(result["zero_filled"], "zero_filled.nii.gz")
         self._results["mask_file"] = save(result["mask"], "mask.nii.gz")
         self._results["reference_file"] = save(np.zeros(result["mask"].shape[:3], np.uint8), "reference.nii.gz")
