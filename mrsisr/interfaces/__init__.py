@@ -9,6 +9,7 @@
 ``ResampleToMRSIGrid``     T1w/FLAIR onto the MRSI slab at 3× its resolution
 ``SuperResolve``           the MCM network on every selected slice, metabolite and λ
 ``ExportSlices``           prepared slices for ``mrsisr-train``
+``DerivativesDataSink``    any output under its BIDS-derivative name, written atomically
 =========================  ==========================================================
 
 Names are resolved lazily, so importing one node does not import the others' dependencies
@@ -26,6 +27,7 @@ _WHERE = {
     "ResampleToMRSIGrid": "resample",
     "SuperResolve": "superres",
     "ExportSlices": "export",
+    "DerivativesDataSink": "bids",
 }
 
 __all__ = sorted(_WHERE)
