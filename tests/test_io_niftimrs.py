@@ -66,6 +66,8 @@ def test_find_bids_mrsi_matches_subject_session_acquisition(tmp_path):
         message = str(error.value)
         assert "sub-01_ses-1_acq-epsi_mrsi.nii.gz" in message and "sub-01_ses-1_acq-press_mrsi.nii.gz" in message
         assert "--bids-filter-file" in message and '{"mrsi": {"acquisition": "epsi"}}' in message
+        with pytest.raises(MapLoadingError, match="--bids-filter-file key 'mrsi'.*acq"):
+            find_bids_mrsi(**where, subject="01", filters={"acq": "epsi"})
 
 
 def test_find_bids_mrsi_without_sessions_and_bad_arguments(tmp_path):

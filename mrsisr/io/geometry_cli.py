@@ -17,6 +17,8 @@ import argparse
 import sys
 from pathlib import Path
 
+import nibabel as nib
+
 from mrsisr.io.errors import MapLoadingError
 from mrsisr.io.geometry import MRSIGeometry, geometry_from_nifti, write_geometry_json
 from mrsisr.io.lcmodel_grid import check_grid, read_lcmodel_grid
@@ -56,8 +58,6 @@ def geometry_of_image(path: str | Path) -> tuple[MRSIGeometry, str]:
         raw = read_nifti_mrs(path)
         return raw.geometry, f"NIfTI-MRS, {raw.nucleus} at {raw.spectrometer_frequency:.3f} MHz"
     geometry = geometry_from_nifti(path)
-    import nibabel as nib
-
     ndim = len(nib.load(str(path)).shape)
     if ndim > 4:
         raise MapLoadingError(

@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 
 from mrsisr.io.errors import GeometryError, MapLoadingError
@@ -49,8 +50,6 @@ class RawMRSI:
 
 def is_nifti_mrs(path: str | Path) -> bool:
     """Whether a NIfTI file declares itself NIfTI-MRS (``mrs_v<M>_<m>`` intent or a code-44 extension)."""
-    import nibabel as nib
-
     try:
         header = nib.load(str(path)).header
     except Exception:  # not a NIfTI at all
@@ -185,9 +184,18 @@ def find_bids_mrsi(
             query[name] = value
     query.update(filters or {})
     if layout is not None:
-        files = sorted(Path(f) for f in layout.get(return_type="filename", **query))
+        try:
+            files = sorted(Path(f) for f in layout.get(return_type="filename", **query))
+        except (ValueError, TypeError) as exc:  # pybids refuses unknown entities
+            raise MapLoadingError(f"--bids-filter-file key '{MRSI_FILTER_KEY}' {filters}: {exc}") from exc
         where = Path(layout.root)
     else:
+        unknown = sorted(set(query) - set(_ENTITY_KEYS) - {"suffix", "extension", "datatype"})
+        if unknown:
+            raise MapLoadingError(
+                f"--bids-filter-file key '{MRSI_FILTER_KEY}' {filters}: unknown entities {unknown}; "
+                f"expected some of {sorted(_ENTITY_KEYS)}"
+            )
         where = Path(root)
         if not where.is_dir():
             raise MapLoadingError(f"BIDS folder {where} does not exist")
