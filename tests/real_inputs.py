@@ -27,6 +27,7 @@ import numpy as np
 from scipy import ndimage
 
 import real_lcmodel
+from mrsisr.io.geometry import MRSIGeometry, write_geometry_json
 
 __all__ = [
     "GRID_3T", "GRID_RECT", "FSL_METABOLITES", "MRSIPREP_METABOLITES", "MRSIGrid",
@@ -155,7 +156,8 @@ def raw_mrsi(root: str | Path, subject: str = "01", session: str | None = None, 
     _, mask = brain_on_grid(grid)
     data = (mask[..., None] * np.round(fid * 1000)[None, None, None, :]).astype(np.complex64)
     image = gen_nifti_mrs(data, dwell, grid.frequency_mhz, nucleus="1H", affine=grid.affine)
-    path = _subject_dir(Path(root), subject, session) / "mrs" / f"{_entities(subject, session, acquisition)}_mrsi.nii.gz"
+    name = f"{_entities(subject, session, acquisition)}_mrsi.nii.gz"
+    path = _subject_dir(Path(root), subject, session) / "mrs" / name
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(str(path))
     _json(path.with_name(path.name.replace(".nii.gz", ".json")), {
@@ -167,24 +169,29 @@ def raw_mrsi(root: str | Path, subject: str = "01", session: str | None = None, 
 
 def lcmodel_csi_run(root: str | Path, subject: str = "01", session: str | None = None,
                     grid: MRSIGrid = GRID_3T, slices: tuple[int, ...] | None = None, stem: str = "run",
-                    folder: str | Path | None = None) -> dict:
-    """A stock LCModel 6.3-1N CSI run under ``derivatives/lcmodel/sub-X[/ses-Y]`` (or ``folder``).
+                    folder: str | Path | None = None, acquisition: str | None = None,
+                    geometry_json: bool = False) -> dict:
+    """A stock LCModel 6.3-1N CSI run under ``derivatives/lcmodel/sub-X[/ses-Y][/lcmodel_acq-L]`` (or ``folder``).
 
     One run per slice in ``slices`` (1-based; default the middle slice).  A single slice gives
     ``control.file`` and ``spreadsheet.csv``; several give ``control_sl<z>.file`` and
     ``spreadsheet_sl<z>.csv`` beside the shared per-voxel tables.  Returns ``{"folder",
     "controls", "spreadsheets", "tables", "coords", "fatal", "grid"}``; maps as numpy
-    ``[row-1, col-1, slice-1]`` under ``"conc"``.
+    ``[row-1, col-1, slice-1]`` under ``"conc"``.  ``geometry_json`` also writes the grid as
+    ``geometry.json`` beside the run (the fallback for labs without BIDS ``mrs/``).
     """
     root = Path(root)
-    out = Path(folder) if folder else root / "derivatives" / "lcmodel" / f"sub-{subject}" / (f"ses-{session}" if session else "")
+    out = Path(folder) if folder else _subject_dir(root / "derivatives" / "lcmodel", subject, session)
+    if acquisition and not folder:
+        out = out / f"lcmodel_acq-{acquisition}"
     out.mkdir(parents=True, exist_ok=True)
     _json(root / "derivatives" / "lcmodel" / "dataset_description.json", {
         "Name": "LCModel fits", "BIDSVersion": "1.10.0", "DatasetType": "derivative",
         "GeneratedBy": [{"Name": "LCModel", "Version": "6.3-1N"}]})
     slices = tuple(slices) if slices else (grid.slices // 2,)
-    weight, mask = brain_on_grid(grid)
-    conc_ijk = {name: metabolite_map(grid, value, seed=n) for n, (name, value) in enumerate(real_lcmodel.TYPICAL.items())}
+    _, mask = brain_on_grid(grid)
+    conc_ijk = {name: metabolite_map(grid, value, seed=n)
+                for n, (name, value) in enumerate(real_lcmodel.TYPICAL.items())}
     # NIfTI (i, j, k) -> LCModel [row-1, col-1, slice-1]: rows along j, columns along i.
     conc = {name: np.swapaxes(value, 0, 1) for name, value in conc_ijk.items()}
     brain = np.swapaxes(mask, 0, 1)
@@ -199,6 +206,8 @@ def lcmodel_csi_run(root: str | Path, subject: str = "01", session: str | None =
                                            hzpppm=grid.frequency_mhz)
         for key in ("controls", "spreadsheets", "tables", "coords", "fatal"):
             written[key] += run[key]
+    if geometry_json:
+        written["geometry_json"] = write_geometry_json(MRSIGeometry(grid.shape, grid.affine), out / "geometry.json")
     return written
 
 
@@ -231,7 +240,8 @@ def fsl_mrsi_output(root: str | Path, subject: str = "01", session: str | None =
     scalings = {"raw": 1.0e3, "internal": 1.0 / 8.0, "molarity": 1.0}
     for scaling, factor in scalings.items():
         for name, value in maps.items():
-            _save(nib.Nifti1Image((value * factor).astype(np.float32), affine), out / "concs" / scaling / f"{name}.nii.gz")
+            image = nib.Nifti1Image((value * factor).astype(np.float32), affine)
+            _save(image, out / "concs" / scaling / f"{name}.nii.gz")
     rng = np.random.default_rng(7)
     for name, value in maps.items():
         sd = np.where(mask, np.clip(100 * 0.4 / np.sqrt(np.maximum(value, 1e-3)), 1, 999), 999).astype(np.float32)
@@ -249,7 +259,8 @@ def fsl_mrsi_output(root: str | Path, subject: str = "01", session: str | None =
         path = out / "fit" / f"{kind}.nii.gz"
         path.parent.mkdir(parents=True, exist_ok=True)
         gen_nifti_mrs(data, dwell, grid.frequency_mhz, affine=affine).save(str(path))
-    for name, value in (("p0", -12.0), ("p1", 0.0), ("shift_group0", 0.02), ("gamma_group0", 8.0), ("sigma_group0", 5.0)):
+    nuisance = {"p0": -12.0, "p1": 0.0, "shift_group0": 0.02, "gamma_group0": 8.0, "sigma_group0": 5.0}
+    for name, value in nuisance.items():
         _save(nib.Nifti1Image(np.where(mask, value, 0).astype(np.float32), affine), out / "nuisance" / f"{name}.nii.gz")
     _save(nib.Nifti1Image(np.where(mask, 0.01, 0).astype(np.float32), affine), out / "misc" / "mse.nii.gz")
     _save(nib.Nifti1Image(mask.astype(np.uint8), affine), out / "misc" / "mask.nii.gz")
@@ -284,8 +295,9 @@ def mrsiprep_maps(root: str | Path, subject: str = "01", sessions: tuple = ("1",
         for m, (label, value) in enumerate(MRSIPREP_METABOLITES.items()):
             signal = metabolite_map(grid, value, seed=80 + 10 * n + m)
             crlb = np.where(mask, np.clip(40 / np.sqrt(np.maximum(signal, 1e-3)), 1, 999), 999).astype(np.float32)
-            files[f"{label}_signal"] = _save(nib.Nifti1Image(signal, grid.affine), folder / f"{prefix}_met-{label}_desc-signal_mrsi.nii.gz")
-            files[f"{label}_crlb"] = _save(nib.Nifti1Image(crlb, grid.affine), folder / f"{prefix}_met-{label}_desc-crlb_mrsi.nii.gz")
+            for desc, data in (("signal", signal), ("crlb", crlb)):
+                path = folder / f"{prefix}_met-{label}_desc-{desc}_mrsi.nii.gz"
+                files[f"{label}_{desc}"] = _save(nib.Nifti1Image(data, grid.affine), path)
         snr = np.where(mask, 8 + 10 * weight, 0).astype(np.float32)
         fwhm = np.where(mask, 0.05 + 0.03 * (1 - weight), 0).astype(np.float32)
         files["snr"] = _save(nib.Nifti1Image(snr, grid.affine), folder / f"{prefix}_desc-snr_mrsi.nii.gz")

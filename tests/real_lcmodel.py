@@ -96,7 +96,8 @@ def _table_lines(values, location: str, misc: tuple[float, int], inpu: list[tupl
     if coord:
         axis = np.linspace(4.0, 0.2, 20)
         lines += ["   20 points on ppm-axis = NY", *("".join(f"{v:13.6f}" for v in axis[i:i + 10]) for i in (0, 10)),
-                  " NY phased data points follow", *("".join(f"{1e3 * v:13.5E}" for v in axis[i:i + 10]) for i in (0, 10))]
+                  " NY phased data points follow",
+                  *("".join(f"{1e3 * v:13.5E}" for v in axis[i:i + 10]) for i in (0, 10))]
     lines += [*gap, _header("DIAG", 1, "diagnostic table:", coord), "   1 info      STARTV 24", *gap]
     return lines + _inpu_lines(inpu, coord)
 

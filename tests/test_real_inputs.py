@@ -73,6 +73,17 @@ def test_lcmodel_run_reads_back_like_stock_output(root):
     assert brain_ijk.shape == (32, 32) and brain_ijk.sum() == maps.present.sum()
 
 
+def test_lcmodel_acquisition_folder_and_geometry_json(root):
+    from mrsisr.io.geometry import geometry_from_json
+
+    run = ri.lcmodel_csi_run(root, "02", session="2", grid=ri.GRID_RECT, acquisition="epsi", geometry_json=True)
+    assert run["folder"].relative_to(root).as_posix() == "derivatives/lcmodel/sub-02/ses-2/lcmodel_acq-epsi"
+    geometry = geometry_from_json(run["geometry_json"])
+    assert geometry.shape == (32, 24, 8)
+    check_grid(find_lcmodel_grid(run["folder"]), geometry)  # 24 rows x 32 cols
+    assert max(int(p.stem.split("_")[-1].split("-")[0]) for p in run["tables"]) <= 24
+
+
 def test_lcmodel_several_slices_share_the_folder(root, tmp_path):
     run = ri.lcmodel_csi_run(root, "02", session="1", slices=(4, 5), folder=tmp_path / "lcm")
     assert sorted(p.name for p in run["controls"]) == ["control_sl4.file", "control_sl5.file"]

@@ -59,7 +59,10 @@ def is_nifti_mrs(path: str | Path) -> bool:
 
 
 def read_nifti_mrs(path: str | Path) -> RawMRSI:
-    """Read and validate a NIfTI-MRS file with the ``nifti-mrs`` package.
+    """Read and validate a NIfTI-MRS file's header with the ``nifti-mrs`` package (the data are not loaded).
+
+    The header extension (required keys and dimension tags), the complex data type, the
+    dwell time and the ``mrs_v<M>_<m>`` intent are validated.
 
     Raises
     ------
@@ -76,7 +79,7 @@ def read_nifti_mrs(path: str | Path) -> RawMRSI:
     if ".nii" not in path.name:
         raise MapLoadingError(f"raw MRSI {path} is not a NIfTI file; expected NIfTI-MRS (.nii or .nii.gz)")
     try:
-        image = NIFTI_MRS(str(path))
+        image = NIFTI_MRS(str(path))  # fslpy reads the data lazily: raw MRSI can be GBs
         validator.validate_nifti_header(image.header)
     except NotNIFTI_MRS as exc:
         raise MapLoadingError(
@@ -93,7 +96,9 @@ def read_nifti_mrs(path: str | Path) -> RawMRSI:
         frequency = image.spectrometer_frequency
         nucleus = image.nucleus
     except KeyError as exc:
-        raise MapLoadingError(f"{path}: its NIfTI-MRS header extension lacks {exc}; expected SpectrometerFrequency (MHz)") from exc
+        raise MapLoadingError(
+            f"{path}: its NIfTI-MRS header extension lacks {exc}; expected SpectrometerFrequency (MHz)"
+        ) from exc
     if not frequency:
         raise MapLoadingError(f"{path}: its NIfTI-MRS SpectrometerFrequency is empty; expected the frequency in MHz")
     frequency = check_frequency(float(frequency[0]), str(path))
