@@ -25,7 +25,7 @@ explicit, so existing indices never shift).
 >>> METABOLITES
 ('tCho', 'tCr', 'NAA', 'Gly', 'Gln', 'Glu', 'Ins')
 >>> TABLE["tCho"].candidates[:4]
-('GPC+PCh', 'Cho+GPC+PCh', 'GPCPCh', 'tCho')
+('GPC+PCh', 'Cho+GPC+PCh', 'PCho+GPC', 'GPCPCh')
 """
 
 from __future__ import annotations
@@ -64,7 +64,8 @@ class Metabolite:
 _ROWS = (
     Metabolite(
         "tCho", "total choline (glycerophosphocholine + phosphocholine)", index=0,
-        lcmodel=("GPC+PCh", "Cho+GPC+PCh"), mrsiprep=("GPCPCh",), aliases=("tCho", "Cho"),
+        lcmodel=("GPC+PCh", "Cho+GPC+PCh"), fsl_mrs=("PCho+GPC",), mrsiprep=("GPCPCh",), aliases=("tCho", "Cho"),
+        alone={"PCho": ("GPC",), "PCh": ("GPC",), "GPC": ("PCho", "PCh")},
     ),
     Metabolite(
         "tCr", "total creatine (creatine + phosphocreatine)", index=1,

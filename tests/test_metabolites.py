@@ -47,3 +47,24 @@ def test_combined_glu_gln_is_never_glu_or_gln(combined):
         resolve_metabolites(["Glu", "Gln"], [combined])
     # with Glu and Gln fitted separately as well, the separate maps are used
     assert resolve_metabolite("Glu", [combined, "Glu", "Gln"])[1] == "Glu"
+
+
+@pytest.mark.parametrize(
+    ("requested", "available", "expected"),
+    [
+        ("tCho", ["PCho+GPC", "Cr+PCr", "NAA+NAAG"], "PCho+GPC"),  # fsl_mrsi --combine PCho GPC
+        ("tCho", ["GPC+PCho"], "GPC+PCho"),
+        ("tCho", ["PCho", "Cr", "NAA"], "PCho"),  # a basis with one choline compound
+        ("tCho", ["GPC", "NAA"], "GPC"),
+        ("tCr", ["Cr+PCr", "PCho+GPC"], "Cr+PCr"),
+        ("NAA", ["NAA+NAAG", "NAA", "NAAG"], "NAA+NAAG"),
+    ],
+)
+def test_fsl_mrs_names_resolve(requested, available, expected):
+    assert resolve_metabolite(requested, available)[1] == expected
+
+
+def test_one_choline_component_is_not_the_total_when_the_other_was_fitted():
+    with pytest.raises(MetaboliteNotFoundError, match=r"no 'tCho'.*present: PCho, GPC"):
+        resolve_metabolite("tCho", ["PCho", "GPC"])
+    assert canonical_name("PCho+GPC") == "tCho" and canonical_name("PCho") == "PCho"
