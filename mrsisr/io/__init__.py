@@ -10,5 +10,6 @@
 * :mod:`mrsisr.io.discovery` — finding one subject's output and its grid in a derivatives tree;
 * :mod:`mrsisr.io.loader` — ``load_metabolite_maps``, the pure function behind
   :class:`mrsisr.interfaces.maps.LoadMetaboliteMaps`;
+* :mod:`mrsisr.io.labels` — the one BIDS label cleaner (`clean_label`, `fullmatch`);
 * :mod:`mrsisr.io.errors` — the exceptions (all :class:`ValueError` subclasses).
 """

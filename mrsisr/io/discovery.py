@@ -21,6 +21,7 @@ from pathlib import Path
 from mrsisr.io.errors import GeometryError, MapLoadingError
 from mrsisr.io.fslmrs import is_fslmrs_folder
 from mrsisr.io.geometry import MRSIGeometry, geometry_from_json, geometry_from_nifti
+from mrsisr.io.labels import optional_label
 from mrsisr.io.lcmodel import find_csi_outputs
 from mrsisr.io.nifti import parse_bids_name
 
@@ -39,13 +40,6 @@ class LocatedSource:
     subject: str | None = None
     session: str | None = None
     acquisition: str | None = None
-
-
-def _label(value: str | None, prefix: str) -> str | None:
-    """Accept ``01`` or ``sub-01`` alike; None stays None."""
-    if value in (None, ""):
-        return None
-    return value[len(prefix) + 1 :] if value.startswith(f"{prefix}-") else value
 
 
 def _descend(source: Path, subject: str | None, session: str | None) -> Path:
@@ -93,8 +87,8 @@ def locate_source(
     S/N and FWHM), CSI spreadsheets, NIfTI map sets.
     """
     source = Path(source)
-    subject, session = _label(subject, "sub"), _label(session, "ses")
-    acquisition = _label(acquisition, "acq")
+    subject, session = optional_label(subject, "sub"), optional_label(session, "ses")
+    acquisition = optional_label(acquisition, "acq")
     if not source.exists():
         raise MapLoadingError(f"source {source} does not exist")
     if source.is_file():
