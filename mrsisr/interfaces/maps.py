@@ -19,6 +19,7 @@ from nipype.interfaces.base import (
 )
 
 from mrsisr import METABOLITES
+from mrsisr.io.formats import FORMATS
 from mrsisr.io.loader import load_metabolite_maps, save_loaded_maps
 
 __all__ = ["LoadMetaboliteMaps"]
@@ -31,8 +32,8 @@ class _LoadMetaboliteMapsInputSpec(BaseInterfaceInputSpec):
         "a CSI .csv, or one map of a NIfTI set",
     )
     source_format = traits.Enum(
-        "auto", "table", "csv", "nifti", "fsl-mrs", usedefault=True,
-        desc="format to read; 'auto' prefers fsl_mrsi output, then LCModel tables, spreadsheets, NIfTI maps",
+        "auto", *FORMATS, usedefault=True,
+        desc=f"format to read; 'auto' tries, in order: {', '.join(FORMATS)} (mrsisr.io.formats.FORMATS)",
     )
     metabolites = traits.List(
         traits.Str, value=list(METABOLITES), usedefault=True, minlen=1,
@@ -91,7 +92,7 @@ class _LoadMetaboliteMapsOutputSpec(TraitedSpec):
     source_names = traits.List(traits.Str, desc="the names as the fitting tool wrote them, same order")
     acquired_matrix = traits.Int(desc="acquired in-plane matrix n of the (square) MRSI grid")
     quality_available = traits.Bool(desc="whether S/N and FWHM were found")
-    source_format = traits.Str(desc="the format that was read (table, csv, nifti or fsl-mrs)")
+    source_format = traits.Str(desc=f"the format that was read (one of {', '.join(FORMATS)})")
 
 
 class LoadMetaboliteMaps(SimpleInterface):
