@@ -19,14 +19,15 @@ from pathlib import Path
 
 import numpy as np
 
+from mrsisr.grid import load_image
 from mrsisr.io.errors import MapLoadingError
 from mrsisr.io.fslmrs import check_frequency, find_fslmrs_maps, hz_to_ppm, is_fslmrs_folder, read_spectrometer_frequency
 from mrsisr.io.geometry import MRSIGeometry, lcmodel_to_ijk
 from mrsisr.io.lcmodel import CSIMaps, find_csi_outputs, read_control_file, read_csi, read_csi_volume
 from mrsisr.io.names import resolve_metabolite, resolve_metabolites
-from mrsisr.io.nifti import find_nifti_maps, load_map
+from mrsisr.io.nifti import find_nifti_maps
 
-__all__ = ["FORMATS", "LocatedSource", "RawMaps", "ReadRequest", "SourceFormat"]
+__all__ = ["FORMATS", "LocatedSource", "RawMaps", "ReadRequest", "SourceFormat", "map_reader"]
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,11 @@ class SourceFormat:
     detect_file: Callable[[Path], Path | None] | None = None
     first_map: Callable[[LocatedSource], Path | None] | None = None
     geometry_beside: bool = False
+
+
+def map_reader(geometry: MRSIGeometry, allow_nan: bool) -> Callable[[Path, str], np.ndarray]:
+    """``read(path, what)``: a map on ``geometry`` as float64, through the one checked NIfTI loader."""
+    return lambda path, what: load_image(path, what, allow_nan=allow_nan, grid=geometry, dtype=float)[0]
 
 
 # --------------------------------------------------------------------------
@@ -197,16 +203,17 @@ def _read_nifti_set(located: LocatedSource, geometry: MRSIGeometry, request: Rea
     maps = _nifti_set(located)
     resolved = resolve_metabolites(request.metabolites, maps.signal, request.overrides, where=str(located.path))
     raw = RawMaps(conc={}, sd={}, present=np.ones(geometry.shape, bool), snr=None, fwhm=None, resolved=resolved)
+    read = map_reader(geometry, request.allow_nan)
     for _, label in resolved:
-        raw.conc[label] = load_map(maps.signal[label], geometry, f"{label} concentration map", request.allow_nan)[0]
+        raw.conc[label] = read(maps.signal[label], f"{label} concentration map")
         if label in maps.crlb:
-            raw.sd[label] = load_map(maps.crlb[label], geometry, f"{label} %SD map", request.allow_nan)[0]
+            raw.sd[label] = read(maps.crlb[label], f"{label} %SD map")
         else:
             raw.sd[label] = np.full(geometry.shape, np.nan)
             warnings.warn(f"{located.path}: no desc-crlb map for met-{label}; its %SD is unavailable (NaN)")
     if maps.snr is not None and maps.fwhm is not None:
-        raw.snr = load_map(maps.snr, geometry, "S/N map", request.allow_nan)[0]
-        raw.fwhm = load_map(maps.fwhm, geometry, "FWHM map", request.allow_nan)[0]
+        raw.snr = read(maps.snr, "S/N map")
+        raw.fwhm = read(maps.fwhm, "FWHM map")
         raw.quality_source = f"{maps.snr.name}, {maps.fwhm.name}"
     return raw
 
@@ -223,11 +230,11 @@ def _read_fslmrs(located: LocatedSource, geometry: MRSIGeometry, request: ReadRe
     resolved = resolve_metabolites(request.metabolites, maps.conc, request.overrides,
                                    where=f"{located.path}/concs/{maps.scaling}")
     raw = RawMaps(conc={}, sd={}, present=np.ones(geometry.shape, bool), snr=None, fwhm=None, resolved=resolved)
-    allow_nan = request.allow_nan
+    read = map_reader(geometry, request.allow_nan)
     for _, name in resolved:
-        raw.conc[name] = load_map(maps.conc[name], geometry, f"{name} concentration map", allow_nan)[0]
+        raw.conc[name] = read(maps.conc[name], f"{name} concentration map")
         sd = maps.sd.get(name)
-        raw.sd[name] = load_map(sd, geometry, f"{name} %SD map", allow_nan)[0] if sd else np.full(geometry.shape, np.nan)
+        raw.sd[name] = read(sd, f"{name} %SD map") if sd else np.full(geometry.shape, np.nan)
     quality_names = [n for n in maps.fwhm if n in maps.snr]
     if quality_names:
         _, name = resolve_metabolite(request.fsl_quality_metabolite, quality_names,
@@ -240,8 +247,8 @@ def _read_fslmrs(located: LocatedSource, geometry: MRSIGeometry, request: ReadRe
                 f"{located.path}: fsl_mrsi writes FWHM in Hz; give spectrometer_frequency (MHz) or a NIfTI-MRS "
                 "reference carrying SpectrometerFrequency, to convert it to ppm"
             )
-        raw.snr = load_map(maps.snr[name], geometry, f"{name} S/N map", allow_nan)[0]
-        fwhm_hz = load_map(maps.fwhm[name], geometry, f"{name} FWHM map", allow_nan)[0]
+        raw.snr = read(maps.snr[name], f"{name} S/N map")
+        fwhm_hz = read(maps.fwhm[name], f"{name} FWHM map")
         raw.fwhm = hz_to_ppm(fwhm_hz, check_frequency(frequency, "spectrometer_frequency"))
         raw.quality_source = f"fsl_mrsi qc/{name}_snr, qc/{name}_fwhm (Hz / {float(frequency)} MHz)"
     return raw

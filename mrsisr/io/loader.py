@@ -23,10 +23,10 @@ import numpy as np
 from mrsisr import METABOLITES
 from mrsisr.io.discovery import locate_source, resolve_geometry
 from mrsisr.io.errors import MapLoadingError
-from mrsisr.io.formats import FORMATS, LocatedSource, RawMaps, ReadRequest
+from mrsisr.io.formats import FORMATS, LocatedSource, RawMaps, ReadRequest, map_reader
 from mrsisr.io.geometry import CONVENTION, MRSIGeometry, check_in_plane_matrix, lcmodel_to_ijk
 from mrsisr.io.lcmodel import find_csi_outputs, read_csi_volume
-from mrsisr.io.nifti import find_nifti_maps, load_map, save_map
+from mrsisr.io.nifti import find_nifti_maps, save_map
 
 __all__ = ["LoadedMaps", "load_metabolite_maps", "save_loaded_maps"]
 
@@ -59,9 +59,10 @@ def _external_quality(raw: RawMaps, located: LocatedSource, geometry, snr_map, f
     """Fill S/N and FWHM from explicit maps or a NIfTI set beside the source, when the source lacks them."""
     if (snr_map is None) != (fwhm_map is None):
         raise MapLoadingError("snr_map and fwhm_map go together: give both or neither")
+    read = map_reader(geometry, allow_nan)
     if snr_map is not None:
-        raw.snr = load_map(snr_map, geometry, "S/N map", allow_nan)[0]
-        raw.fwhm = load_map(fwhm_map, geometry, "FWHM map", allow_nan)[0]
+        raw.snr = read(snr_map, "S/N map")
+        raw.fwhm = read(fwhm_map, "FWHM map")
         raw.quality_source = f"{snr_map}, {fwhm_map}"
         return
     if raw.snr is not None:
@@ -79,8 +80,8 @@ def _external_quality(raw: RawMaps, located: LocatedSource, geometry, snr_map, f
         except MapLoadingError:
             continue
         if maps.snr is not None and maps.fwhm is not None:
-            raw.snr = load_map(maps.snr, geometry, "S/N map", allow_nan)[0]
-            raw.fwhm = load_map(maps.fwhm, geometry, "FWHM map", allow_nan)[0]
+            raw.snr = read(maps.snr, "S/N map")
+            raw.fwhm = read(maps.fwhm, "FWHM map")
             raw.quality_source = f"{maps.snr}, {maps.fwhm}"
             return
 
