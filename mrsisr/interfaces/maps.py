@@ -7,6 +7,7 @@ and alias resolution lives in :mod:`mrsisr.io` and is tested there without Nipyp
 from __future__ import annotations
 
 import os
+from hashlib import md5
 
 from nipype.interfaces.base import (
     BaseInterfaceInputSpec,
@@ -19,6 +20,8 @@ from nipype.interfaces.base import (
 )
 
 from mrsisr import METABOLITES
+from mrsisr.io.discovery import source_files
+from mrsisr.io.errors import MapLoadingError
 from mrsisr.io.formats import FORMATS
 from mrsisr.io.loader import load_metabolite_maps, save_loaded_maps
 
@@ -29,7 +32,7 @@ class _LoadMetaboliteMapsInputSpec(BaseInterfaceInputSpec):
     source = traits.Either(
         Directory(exists=True), File(exists=True), mandatory=True,
         desc="fitting output: a derivatives, subject, session or lcmodel_acq-<n> folder, an fsl_mrsi folder, "
-        "a CSI .csv, or one map of a NIfTI set",
+        "a CSI .csv, or one map of a NIfTI set; the files found under it enter the node's hash (a re-fit re-runs)",
     )
     source_format = traits.Enum(
         "auto", *FORMATS, usedefault=True,
@@ -79,6 +82,35 @@ class _LoadMetaboliteMapsInputSpec(BaseInterfaceInputSpec):
     allow_nan = traits.Bool(
         False, usedefault=True, desc="accept NaN in input NIfTI maps as missing voxels (else NaN is an error)"
     )
+
+
+    def get_hashval(self, hash_method=None):
+        """Nipype's hash of the inputs plus every file the loader may read under ``source``.
+
+        Nipype hashes a ``Directory`` by its path only, so a re-fitted subject (same folder,
+        new tables) would keep its old maps on a re-run.  The located files enter the hash
+        by size and modification time, or by content when nipype's ``hash_method`` is
+        ``content``.
+        """
+        with_hash, digest = super().get_hashval(hash_method=hash_method)
+        fingerprint = _source_fingerprint(self, content=hash_method == "content")
+        with_hash.append(("source_files", fingerprint))
+        return with_hash, md5((digest + str(fingerprint)).encode()).hexdigest()
+
+
+def _source_fingerprint(inputs, content: bool = False) -> list[tuple]:
+    """``(path, size, mtime_ns)`` (or ``(path, md5)``) of each file :func:`source_files` lists."""
+    if not isdefined(inputs.source):
+        return []
+    located = {name: getattr(inputs, name) for name in ("source_format", "subject", "session", "acquisition")
+               if isdefined(getattr(inputs, name))}
+    try:
+        files = source_files(inputs.source, **located)
+    except (MapLoadingError, OSError) as exc:  # the run itself will report it
+        return [("unlocatable", str(exc))]
+    if content:
+        return [(str(p), md5(p.read_bytes()).hexdigest()) for p in files]
+    return [(str(p), (stat := p.stat()).st_size, stat.st_mtime_ns) for p in files]
 
 
 class _LoadMetaboliteMapsOutputSpec(TraitedSpec):

@@ -23,7 +23,7 @@ from mrsisr.io.geometry import MRSIGeometry, geometry_from_json, geometry_from_n
 from mrsisr.io.labels import optional_label
 from mrsisr.io.nifti import parse_bids_name
 
-__all__ = ["FORMATS", "LocatedSource", "find_raw_mrsi", "locate_source", "resolve_geometry"]
+__all__ = ["FORMATS", "LocatedSource", "find_raw_mrsi", "locate_source", "resolve_geometry", "source_files"]
 
 
 def _descend(source: Path, subject: str | None, session: str | None) -> Path:
@@ -97,6 +97,30 @@ def _locate_file(source: Path, source_format: str, subject, session, acquisition
         f"source {source} is a file that the {source_format!r} format cannot read; expected a CSI .csv, "
         "one NIfTI map of a set, or a folder (tables, NIfTI maps, fsl_mrsi output)"
     )
+
+
+def source_files(
+    source: str | Path,
+    source_format: str = "auto",
+    subject: str | None = None,
+    session: str | None = None,
+    acquisition: str | None = None,
+) -> list[Path]:
+    """Every file the loader may read for this source: what a cache must watch to notice a re-fit.
+
+    All files under the located output (the file itself for a lone spreadsheet, and its
+    folder), the files directly in the folder above (``geometry.json``, quality maps beside
+    LCModel runs) and the raw MRSI in BIDS ``mrs/``.  Explicit file inputs (reference,
+    geometry file, quality maps) are not included: they are files in their own right.
+    """
+    located = locate_source(source, source_format, subject, session, acquisition)
+    folder = located.path if located.path.is_dir() else located.path.parent
+    files = {p for p in folder.rglob("*") if p.is_file()}
+    files |= {p for p in folder.parent.iterdir() if p.is_file()}
+    raw = find_raw_mrsi(folder, located.subject, located.session, located.acquisition)
+    if raw is not None:
+        files.add(raw)
+    return sorted(files)
 
 
 def find_raw_mrsi(path: Path, subject: str | None, session: str | None, acquisition: str | None) -> Path | None:
