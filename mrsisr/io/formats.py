@@ -56,7 +56,10 @@ class ReadRequest:
 
 @dataclass
 class RawMaps:
-    """What a reader returns: per-source-name 3-D maps on the grid, before validity, and the resolution."""
+    """What a reader returns: per-source-name 3-D maps on the grid, before validity, and the resolution.
+
+    ``files``: the file each source name was read from (for messages).
+    """
 
     conc: dict[str, np.ndarray]
     sd: dict[str, np.ndarray]
@@ -65,6 +68,7 @@ class RawMaps:
     fwhm: np.ndarray | None
     quality_source: str = ""
     resolved: list[tuple[str, str]] | None = None
+    files: dict[str, Path] | None = None
 
 
 @dataclass(frozen=True)
@@ -172,7 +176,7 @@ def _read_lcmodel(located: LocatedSource, geometry: MRSIGeometry, request: ReadR
     else:
         csi = read_csi_volume(located.path, (rows, cols, n_slices), prefer=located.format)
     valid_voxel = csi.present & ~csi.failed
-    return RawMaps(
+    raw = RawMaps(
         conc={n: lcmodel_to_ijk(np.where(valid_voxel, a, np.nan)) for n, a in csi.conc.items()},
         sd={n: lcmodel_to_ijk(a) for n, a in csi.sd.items()},
         present=lcmodel_to_ijk(valid_voxel),
@@ -181,6 +185,7 @@ def _read_lcmodel(located: LocatedSource, geometry: MRSIGeometry, request: ReadR
         quality_source="LCModel tables ($$MISC)" if csi.has_quality else "",
         resolved=resolve_metabolites(request.metabolites, csi.names, request.overrides, where=str(located.path)),
     )
+    return raw
 
 
 # --------------------------------------------------------------------------
@@ -202,7 +207,8 @@ def _nifti_set(located: LocatedSource):
 def _read_nifti_set(located: LocatedSource, geometry: MRSIGeometry, request: ReadRequest) -> RawMaps:
     maps = _nifti_set(located)
     resolved = resolve_metabolites(request.metabolites, maps.signal, request.overrides, where=str(located.path))
-    raw = RawMaps(conc={}, sd={}, present=np.ones(geometry.shape, bool), snr=None, fwhm=None, resolved=resolved)
+    raw = RawMaps(conc={}, sd={}, present=np.ones(geometry.shape, bool), snr=None, fwhm=None, resolved=resolved,
+                  files={label: maps.signal[label] for _, label in resolved})
     read = map_reader(geometry, request.allow_nan)
     for _, label in resolved:
         raw.conc[label] = read(maps.signal[label], f"{label} concentration map")
@@ -229,7 +235,8 @@ def _read_fslmrs(located: LocatedSource, geometry: MRSIGeometry, request: ReadRe
     maps = find_fslmrs_maps(located.path, request.fsl_scaling)
     resolved = resolve_metabolites(request.metabolites, maps.conc, request.overrides,
                                    where=f"{located.path}/concs/{maps.scaling}")
-    raw = RawMaps(conc={}, sd={}, present=np.ones(geometry.shape, bool), snr=None, fwhm=None, resolved=resolved)
+    raw = RawMaps(conc={}, sd={}, present=np.ones(geometry.shape, bool), snr=None, fwhm=None, resolved=resolved,
+                  files={name: maps.conc[name] for _, name in resolved})
     read = map_reader(geometry, request.allow_nan)
     for _, name in resolved:
         raw.conc[name] = read(maps.conc[name], f"{name} concentration map")

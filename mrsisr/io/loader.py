@@ -8,7 +8,10 @@ its result.  Everything is returned on the MRSI grid in NIfTI voxel order
 Validity: a voxel of a metabolite is *invalid* when the tool wrote nothing there,
 when its fit failed (LCModel FATAL), or when its concentration is exactly 0
 (LCModel's "not found", written ``0.000`` with 999 %SD; the background of NIfTI and
-FSL-MRS map sets).  Invalid concentrations are NaN, never 0 that looks real.
+FSL-MRS map sets).  Negative concentrations (unconstrained fits, interpolated maps)
+are clipped to 0, so invalid too, with a warning that counts them (also in
+``metabolites.json``, ``NegativeVoxels``).  Invalid
+concentrations are NaN, never 0 that looks real.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ class LoadedMaps:
     source: Path
     quality_source: str = ""
     notes: list[str] = field(default_factory=list)
+    negative_voxels: dict[str, int] = field(default_factory=dict)
 
     @property
     def acquired_matrix(self) -> int:
@@ -147,7 +151,8 @@ def _assemble(raw: RawMaps, geometry, located, require_quality) -> LoadedMaps:
     names = [name for _, name in resolved]
     conc = np.stack([raw.conc[n] for n in names], axis=-1)
     sd = np.stack([raw.sd[n] for n in names], axis=-1)
-    valid = raw.present[..., None] & np.isfinite(conc) & (conc != 0)
+    negative = _clip_negative(conc, resolved, raw, located)
+    valid = raw.present[..., None] & np.isfinite(conc) & (conc > 0)
     for (canonical, name), count in zip(resolved, valid.reshape(-1, len(names)).sum(axis=0)):
         if count == 0:
             raise MapLoadingError(
@@ -168,7 +173,30 @@ def _assemble(raw: RawMaps, geometry, located, require_quality) -> LoadedMaps:
         conc=np.where(valid, conc, np.nan), sd=np.where(raw.present[..., None], sd, np.nan), valid=valid,
         snr=raw.snr if quality else nan, fwhm=raw.fwhm if quality else nan.copy(), quality_available=quality,
         source_format=located.format, source=located.path, quality_source=raw.quality_source,
+        negative_voxels=negative,
     )
+
+
+def _clip_negative(conc: np.ndarray, resolved, raw: RawMaps, located: LocatedSource) -> dict[str, int]:
+    """Negative concentrations are clipped to 0 (invalid, like LCModel's "not detected"), with a warning.
+
+    The network super-resolves magnitudes: a negative fit would enter as a positive one.
+    Returns the count per canonical name (only those with any).
+    """
+    counts = {}
+    for m, (canonical, name) in enumerate(resolved):
+        negative = np.nan_to_num(conc[..., m], nan=0.0) < 0
+        if not negative.any():
+            continue
+        counts[canonical] = count = int(negative.sum())
+        slices = ", ".join(str(k + 1) for k in np.flatnonzero(negative.any(axis=(0, 1))))
+        where = (raw.files or {}).get(name, located.path)
+        warnings.warn(
+            f"{where}: {canonical} ({name!r}) has {count} voxel(s) with a negative concentration (slices {slices}); "
+            "they are clipped to 0 and masked out as invalid", stacklevel=3,
+        )
+        conc[..., m][negative] = 0.0
+    return counts
 
 
 #: File names :func:`save_loaded_maps` writes (and the interface reports).
@@ -201,7 +229,8 @@ def save_loaded_maps(maps: LoadedMaps, out_dir: str | Path) -> dict[str, Path]:
         "Source": str(maps.source), "AcquiredMatrix": maps.acquired_matrix, "QualityAvailable": maps.quality_available,
         "QualitySource": maps.quality_source, "FWHMUnits": "ppm", "SDUnits": "percent",
         "GeometrySource": maps.geometry.origin, "Convention": CONVENTION,
-        "ValidRule": "present, fit not failed, finite and non-zero concentration",
+        "ValidRule": "present, fit not failed, finite and positive concentration (negative ones clipped to 0)",
+        "NegativeVoxels": maps.negative_voxels,
     }
     paths["metadata_file"].write_text(json.dumps(metadata, indent=2))
     return paths
