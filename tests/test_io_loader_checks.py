@@ -55,3 +55,16 @@ def test_negative_concentrations_in_nifti_maps_are_clipped_and_counted(tmp_path)
     assert maps.valid.sum() == N * N - 2 and not maps.valid[1, 2, 0, 0] and np.nanmin(maps.conc) == 5.0
     paths = save_loaded_maps(maps, tmp_path)
     assert json.loads(paths["metadata_file"].read_text())["NegativeVoxels"] == {"NAA": 2}
+
+
+def test_a_metabolite_missing_from_one_slice_is_warned_about_and_counted(tmp_path):
+    derivatives = make_lcmodel_tree(tmp_path, tables=False)
+    folder = derivatives / "sub-01" / "lcmodel_acq-4"
+    _rewrite_csv(folder, 2, drop=("Gln",))
+    with pytest.warns(UserWarning, match=r"sl2\.csv: slice 2 has no Gln \('Gln'\) although other slices do; "
+                                         r"its 16 voxel\(s\) with output are invalid"):
+        maps = load_metabolite_maps(derivatives, subject="01", metabolites=["Gln", "NAA"], require_quality=False)
+    assert maps.valid[..., 1, 0].sum() == 0 and maps.valid[..., 0, 0].sum() == N * N - 1
+    assert maps.missing_by_slice == {"Gln": {2: 16}}
+    metadata = json.loads(save_loaded_maps(maps, tmp_path)["metadata_file"].read_text())
+    assert metadata["MissingFromSlices"] == {"Gln": {"2": 16}} and metadata["NegativeVoxels"] == {}

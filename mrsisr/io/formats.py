@@ -58,7 +58,8 @@ class ReadRequest:
 class RawMaps:
     """What a reader returns: per-source-name 3-D maps on the grid, before validity, and the resolution.
 
-    ``files``: the file each source name was read from (for messages).
+    ``files``: the file each source name was read from (for messages); ``missing_by_slice``:
+    ``{canonical: {slice (1-based): voxels with output but without this metabolite}}``.
     """
 
     conc: dict[str, np.ndarray]
@@ -69,6 +70,7 @@ class RawMaps:
     quality_source: str = ""
     resolved: list[tuple[str, str]] | None = None
     files: dict[str, Path] | None = None
+    missing_by_slice: dict[str, dict[int, int]] | None = None
 
 
 @dataclass(frozen=True)
@@ -185,7 +187,22 @@ def _read_lcmodel(located: LocatedSource, geometry: MRSIGeometry, request: ReadR
         quality_source="LCModel tables ($$MISC)" if csi.has_quality else "",
         resolved=resolve_metabolites(request.metabolites, csi.names, request.overrides, where=str(located.path)),
     )
+    raw.missing_by_slice = _missing_by_slice(csi, raw.resolved)
     return raw
+
+
+def _missing_by_slice(csi: CSIMaps, resolved: list[tuple[str, str]]) -> dict[str, dict[int, int]]:
+    """Warn about each requested metabolite absent from some slices' output, and count those voxels."""
+    counts: dict[str, dict[int, int]] = {}
+    for canonical, name in resolved:
+        for z, source in sorted(csi.missing.get(name, {}).items()):
+            voxels = int(csi.present[..., z - 1].sum())
+            counts.setdefault(canonical, {})[z] = voxels
+            warnings.warn(
+                f"{source}: slice {z} has no {canonical} ({name!r}) although other slices do; its {voxels} "
+                "voxel(s) with output are invalid for that metabolite", stacklevel=2,
+            )
+    return counts
 
 
 # --------------------------------------------------------------------------

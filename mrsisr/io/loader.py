@@ -9,8 +9,9 @@ Validity: a voxel of a metabolite is *invalid* when the tool wrote nothing there
 when its fit failed (LCModel FATAL), or when its concentration is exactly 0
 (LCModel's "not found", written ``0.000`` with 999 %SD; the background of NIfTI and
 FSL-MRS map sets).  Negative concentrations (unconstrained fits, interpolated maps)
-are clipped to 0, so invalid too, with a warning that counts them (also in
-``metabolites.json``, ``NegativeVoxels``).  Invalid
+are clipped to 0, so invalid too, with a warning that counts them; a metabolite
+missing from one slice's output is warned about as well.  Both counts go into
+``metabolites.json`` (``NegativeVoxels``, ``MissingFromSlices``).  Invalid
 concentrations are NaN, never 0 that looks real.
 """
 
@@ -52,6 +53,7 @@ class LoadedMaps:
     quality_source: str = ""
     notes: list[str] = field(default_factory=list)
     negative_voxels: dict[str, int] = field(default_factory=dict)
+    missing_by_slice: dict[str, dict[int, int]] = field(default_factory=dict)
 
     @property
     def acquired_matrix(self) -> int:
@@ -173,7 +175,7 @@ def _assemble(raw: RawMaps, geometry, located, require_quality) -> LoadedMaps:
         conc=np.where(valid, conc, np.nan), sd=np.where(raw.present[..., None], sd, np.nan), valid=valid,
         snr=raw.snr if quality else nan, fwhm=raw.fwhm if quality else nan.copy(), quality_available=quality,
         source_format=located.format, source=located.path, quality_source=raw.quality_source,
-        negative_voxels=negative,
+        negative_voxels=negative, missing_by_slice=dict(raw.missing_by_slice or {}),
     )
 
 
@@ -231,6 +233,8 @@ def save_loaded_maps(maps: LoadedMaps, out_dir: str | Path) -> dict[str, Path]:
         "GeometrySource": maps.geometry.origin, "Convention": CONVENTION,
         "ValidRule": "present, fit not failed, finite and positive concentration (negative ones clipped to 0)",
         "NegativeVoxels": maps.negative_voxels,
+        "MissingFromSlices": {met: {str(z): n for z, n in by_slice.items()} for met, by_slice in
+                              maps.missing_by_slice.items()},
     }
     paths["metadata_file"].write_text(json.dumps(metadata, indent=2))
     return paths
