@@ -242,7 +242,7 @@ def read_csi_volume(
         volume.present[..., z - 1], volume.failed[..., z - 1] = maps.present, maps.failed
     volume.sources = tuple(path for maps in per_slice.values() for path in maps.sources)
     for name in names:
-        lacking = {z: (maps.sources[0] if len(maps.sources) == 1 else source / f"sl{z}")
+        lacking = {z: (maps.sources[0] if len(maps.sources) == 1 else source / f"sl{z}_*.table")
                    for z, maps in per_slice.items() if name not in maps.names}
         if lacking:
             volume.missing[name] = lacking
