@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mrsisr.io.labels import LABEL, LabelError, clean_label
+
 __all__ = [
     "InputError",
     "LABEL",
@@ -32,16 +34,10 @@ QUERIES: dict[str, dict] = {
     "t1w": {"datatype": "anat", "suffix": "T1w", "extension": [".nii", ".nii.gz"]},
     "flair": {"datatype": "anat", "suffix": "FLAIR", "extension": [".nii", ".nii.gz"]},
 }
-#: A valid BIDS label: letters and digits only.
-LABEL = re.compile(r"^[A-Za-z0-9]+$")
 
 
 class InputError(ValueError):
     """An input that is missing or unusable (exit code 66)."""
-
-
-class LabelError(ValueError):
-    """A participant/session label that is malformed or not in the dataset (exit code 18 or 64)."""
 
 
 @dataclass(frozen=True)
@@ -61,26 +57,6 @@ class SubjectInputs:
     def key(self) -> str:
         """``sub-01`` or ``sub-01_ses-pre`` (used in names, logs and the summary)."""
         return f"sub-{self.subject}" + (f"_ses-{self.session}" if self.session else "")
-
-
-def clean_label(label: str, prefix: str) -> str:
-    """Strip an optional ``sub-``/``ses-`` prefix and refuse anything but letters and digits.
-
-    >>> clean_label("sub-01", "sub"), clean_label("01", "sub")
-    ('01', '01')
-    >>> try:
-    ...     clean_label("../01", "sub")
-    ... except LabelError as error:
-    ...     print(error)
-    invalid sub label '../01': BIDS labels are letters and digits only (no path separators, wildcards or dots)
-    """
-    value = label[len(prefix) + 1:] if label.startswith(f"{prefix}-") else label
-    if not LABEL.match(value):
-        raise LabelError(
-            f"invalid {prefix} label {label!r}: BIDS labels are letters and digits only "
-            "(no path separators, wildcards or dots)"
-        )
-    return value
 
 
 def check_output_dir(bids_dir: Path, output_dir: Path, what: str = "output directory") -> None:

@@ -124,8 +124,10 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
                       "(training slices come from the N×N maps)")
     if args.train and args.analysis_level != "group":
         raise AppExit(EXIT["usage"], "--train is a group-level option (mrsisr BIDS_DIR OUTPUT_DIR group --train)")
-    if args.acquisition is not None and not bidsq.LABEL.match(args.acquisition.removeprefix("acq-")):
-        raise AppExit(EXIT["usage"], f"invalid --acquisition {args.acquisition!r}: letters and digits only")
+    try:
+        acquisition = bidsq.clean_label(args.acquisition, "acq") if args.acquisition is not None else None
+    except bidsq.LabelError as error:
+        raise AppExit(EXIT["usage"], f"invalid --acquisition {args.acquisition!r}: letters and digits only") from error
     bids_dir = args.bids_dir.absolute()
     output_dir = args.output_dir.absolute()
     if not bids_dir.is_dir():
@@ -149,7 +151,7 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
         bids_dir=bids_dir, output_dir=output_dir, analysis_level=args.analysis_level,
         work_dir=work_dir, lcmodel_dir=lcmodel_dir,
         participant_label=participants, session_label=sessions, bids_filters=filters,
-        acquisition=args.acquisition.removeprefix("acq-") if args.acquisition else None,
+        acquisition=acquisition,
         metabolites=tuple(args.metabolites), target_matrix=args.target_matrix, simulate_matrix=args.simulate_matrix,
         sharpness=tuple(args.sharpness), weights=args.weights.absolute() if args.weights else None,
         backend=args.backend, device=args.device, batch_size=args.batch_size, snr_min=args.snr_min,

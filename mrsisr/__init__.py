@@ -1,9 +1,8 @@
 """mrsisr: multi-scale super-resolution of MRSI metabolite maps with adjustable sharpness."""
 
-__version__ = "0.1.0"
+from mrsisr.metabolites import METABOLITES
 
-#: The metabolites the network knows, in the order of its embedding index.
-METABOLITES: tuple[str, ...] = ("tCho", "tCr", "NAA", "Gly", "Gln", "Glu", "Ins")
+__version__ = "0.1.0"
 
 #: Even acquired matrix sizes the networks are trained on (the paper's 16…32).
 TRAINED_MATRIX_SIZES: tuple[int, ...] = tuple(range(16, 33, 2))

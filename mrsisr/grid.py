@@ -31,6 +31,7 @@ import numpy as np
 from scipy import ndimage
 
 from mrsisr import defaults
+from mrsisr.io.errors import GeometryError, ImageError, ImageNotFoundError
 
 #: Ratio of a Gaussian's full width at half maximum to its standard deviation.
 FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))  # ≈ 2.3548
@@ -41,32 +42,34 @@ Grid = tuple[tuple[int, int, int], np.ndarray]
 # --------------------------------------------------------------------------
 # Loading and checking images
 # --------------------------------------------------------------------------
-class ImageError(ValueError):
-    """An input image is unreadable, of the wrong dimensionality, empty, constant or not finite."""
-
-
 def load_nifti(
     path: str | Path,
     what: str,
     *,
     ndims: tuple[int, ...] = (3,),
     allow_nonfinite: bool = False,
+    allow_nan: bool = False,
     require_signal: bool = False,
+    grid=None,
 ) -> nib.Nifti1Image:
-    """Load a NIfTI image after checking that it is usable: the one checked loader of the nodes.
+    """Load a NIfTI image after checking that it is usable: the one checked loader of mrsisr.
 
-    ``what`` names the image in error messages (``"T1w"``, ``"S/N map"``). Trailing singleton
-    dimensions (``x×y×z×1``) are dropped before the number of dimensions is checked against
-    ``ndims``. NaN/±Inf raise unless ``allow_nonfinite`` (the caller then decides what they
-    mean); ``require_signal`` also refuses a constant image (an anatomical scan must have one).
+    ``what`` names the image in error messages (``"T1w"``, ``"NAA concentration map"``). Trailing
+    singleton dimensions (``x×y×z×1``) are dropped before the number of dimensions is checked
+    against ``ndims``. NaN/±Inf raise unless ``allow_nonfinite`` (the caller then decides what
+    they mean); ``allow_nan`` accepts NaN (a missing voxel) but still refuses ±Inf;
+    ``require_signal`` also refuses a constant image (an anatomical scan must have one).
+    ``grid``, when given, is an object whose ``check_image(img, name)`` refuses an image off
+    its grid (e.g. :class:`mrsisr.io.geometry.MRSIGeometry`, through :func:`check_same_grid`).
 
     Raises
     ------
-    FileNotFoundError
-        The file does not exist.
+    ImageNotFoundError
+        The file does not exist (a :class:`FileNotFoundError`).
+    GeometryError
+        Wrong number of dimensions, no voxels, or not on ``grid``.
     ImageError
-        Unreadable file, wrong number of dimensions, no voxels, non-finite values, no signal
-        (when required) or a singular affine.
+        Unreadable file, non-finite values, no signal (when required) or a singular affine.
 
     Examples
     --------
@@ -80,29 +83,33 @@ def load_nifti(
     T1w image .../t1.nii.gz is empty: all 64 voxels equal 0.0; expected an image with signal.
     """
     path = Path(path)
+    name = f"{what} image {path}"
     if not path.is_file():
-        raise FileNotFoundError(f"{what} image {path} does not exist (expected a NIfTI file).")
+        raise ImageNotFoundError(f"{name} does not exist (expected a NIfTI file).")
     try:
-        img = nib.squeeze_image(nib.load(str(path)))
+        stored = nib.load(str(path))
+        img = nib.squeeze_image(stored)
         data = np.asanyarray(img.dataobj)
     except Exception as exc:  # nibabel raises many kinds for a bad file
-        raise ImageError(f"{what} image {path} could not be read as NIfTI ({type(exc).__name__}: {exc}); "
+        raise ImageError(f"{name} could not be read as NIfTI ({type(exc).__name__}: {exc}); "
                          "expected a readable .nii or .nii.gz file.") from exc
+    if data.size == 0:
+        raise GeometryError(f"{name} is empty: shape {tuple(stored.shape)} has no voxels.")
     if data.ndim not in ndims:
         expected = " or ".join(f"{n}-D" for n in ndims)
-        raise ImageError(f"{what} image {path} has shape {data.shape} ({data.ndim}-D); expected {expected}.")
-    if data.size == 0:
-        raise ImageError(f"{what} image {path} has no voxels (shape {data.shape}).")
+        raise GeometryError(f"{name} has shape {data.shape} ({data.ndim}-D); expected {expected}.")
     if not allow_nonfinite and (np.issubdtype(data.dtype, np.floating) or np.iscomplexobj(data)):
-        bad = int(np.count_nonzero(~np.isfinite(data)))
-        if bad:
-            raise ImageError(f"{what} image {path} contains {bad} NaN/Inf voxel(s) of {data.size}; "
-                             "expected finite values (replace or mask them first).")
+        n_nan, n_inf = int(np.count_nonzero(np.isnan(data))), int(np.count_nonzero(np.isinf(data)))
+        if n_inf or (n_nan and not allow_nan):
+            raise ImageError(f"{name} contains {n_nan + n_inf} NaN/Inf voxel(s) of {data.size} (it contains "
+                             f"{n_nan} NaN and {n_inf} infinite values); expected finite values (replace or mask them first).")
     if require_signal and data.min() == data.max():
-        raise ImageError(f"{what} image {path} is empty: all {data.size} voxels equal {data.min()}; "
+        raise ImageError(f"{name} is empty: all {data.size} voxels equal {data.min()}; "
                          "expected an image with signal.")
     if abs(np.linalg.det(img.affine[:3, :3])) < 1e-12:
-        raise ImageError(f"{what} image {path} has a singular affine {img.affine.tolist()}.")
+        raise ImageError(f"{name} has a singular affine {img.affine.tolist()}.")
+    if grid is not None:
+        grid.check_image(img, name)
     return img
 
 
@@ -112,10 +119,14 @@ def load_image(
     *,
     ndims: tuple[int, ...] = (3,),
     allow_nonfinite: bool = False,
+    allow_nan: bool = False,
+    grid=None,
+    dtype=None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`load_nifti` returning ``(data, affine)``, for the nodes that compute on arrays."""
-    img = load_nifti(path, what, ndims=ndims, allow_nonfinite=allow_nonfinite)
-    return np.asanyarray(img.dataobj), np.asarray(img.affine, dtype=float)
+    """:func:`load_nifti` returning ``(data, affine)`` (data as ``dtype`` when given), for code on arrays."""
+    img = load_nifti(path, what, ndims=ndims, allow_nonfinite=allow_nonfinite, allow_nan=allow_nan, grid=grid)
+    data = np.asanyarray(img.dataobj) if dtype is None else np.asarray(img.dataobj, dtype=dtype)
+    return data, np.asarray(img.affine, dtype=float)
 
 
 def check_same_grid(
@@ -126,24 +137,26 @@ def check_same_grid(
     affine_b: np.ndarray,
     name_b: str,
     *,
+    origin_b: str = "",
     atol_mm: float = 1e-3,
 ) -> None:
-    """Raise ``ValueError`` when two images do not share the same spatial grid.
+    """Raise :class:`GeometryError` (a ``ValueError``) when two images do not share one spatial grid.
 
-    Only the first three dimensions are compared (a 4-D per-metabolite map
-    and a 3-D map on the same grid agree). Affines may differ by ``atol_mm``
-    (rounding in NIfTI headers).
+    The one grid check of mrsisr. Only the first three dimensions are compared (a 4-D
+    per-metabolite map and a 3-D map on the same grid agree). Affines may differ by
+    ``atol_mm`` (rounding in NIfTI headers). ``origin_b`` says where grid b came from.
     """
+    origin = f" (from {origin_b})" if origin_b else ""
     if tuple(shape_a[:3]) != tuple(shape_b[:3]):
-        raise ValueError(
-            f"grid mismatch: {name_a} has spatial shape {tuple(shape_a[:3])} but "
-            f"{name_b} has {tuple(shape_b[:3])}; both must be on the same MRSI grid"
+        raise GeometryError(
+            f"{name_a}: grid {tuple(shape_a[:3])} disagrees with {name_b} {tuple(shape_b[:3])}{origin}; "
+            "both must be on the same MRSI grid"
         )
     if not np.allclose(affine_a, affine_b, atol=atol_mm, rtol=0):
-        raise ValueError(
-            f"grid mismatch: {name_a} and {name_b} have different affines:\n"
-            f"{np.array2string(np.asarray(affine_a), precision=4)}\nvs\n"
-            f"{np.array2string(np.asarray(affine_b), precision=4)}"
+        raise GeometryError(
+            f"{name_a}: affine {np.round(np.asarray(affine_a, float), 3).tolist()} disagrees with {name_b}'s "
+            f"{np.round(np.asarray(affine_b, float), 3).tolist()}{origin}: different affines, but both must be on "
+            "the same MRSI grid"
         )
 
 

@@ -86,3 +86,49 @@ def test_docstring_examples_run():
     for module in (mrsisr.interfaces.maps, mrsisr.io.names):
         result = doctest.testmod(module)
         assert result.attempted and not result.failed, module.__name__
+
+
+def _naa_sum(conc_file):
+    import nibabel as nib
+    import numpy as np
+
+    return float(np.nansum(np.asarray(nib.load(conc_file).dataobj)[..., 0]))
+
+
+def test_a_refit_subject_reruns_with_the_same_work_dir(tmp_path):
+    """Issue 13.1: LCModel outputs rewritten in place (concentrations doubled) must not be served from the cache."""
+    from test_io_lcmodel import write_table
+    from test_io_loader import voxel_rows
+
+    derivatives = make_lcmodel_tree(tmp_path / "bids")
+    folder = derivatives / "sub-01" / "lcmodel_acq-4"
+
+    def run():
+        workflow = Workflow(name="load_wf", base_dir=str(tmp_path / "work"))
+        load = Node(LoadMetaboliteMaps(source=str(derivatives), subject="01", metabolites=["NAA"]), name="load")
+        total = Node(Function(input_names=["conc_file"], output_names=["total"], function=_naa_sum), name="total")
+        workflow.connect([(load, total, [("conc_file", "conc_file")])])
+        graph = workflow.run()
+        return next(n for n in graph.nodes() if n.name == "total").result.outputs.total
+
+    first = run()
+    result_file = tmp_path / "work" / "load_wf" / "load" / "result_load.pklz"
+    stamp = result_file.stat().st_mtime_ns
+    assert run() == first and result_file.stat().st_mtime_ns == stamp  # nothing changed: resumed from the cache
+    for table in sorted(folder.glob("sl*_*-*.table")):
+        sl, row, col = (int(v) for v in table.stem[2:].replace("_", "-").split("-"))
+        rows = [(name, 2 * conc, sd, ratio) for name, conc, sd, ratio in voxel_rows(row, col, sl)]
+        write_table(table, rows, location=(sl, row, col))
+    assert run() == pytest.approx(2 * first)
+
+
+def test_the_hash_follows_the_located_files(tmp_path):
+    derivatives = make_lcmodel_tree(tmp_path / "bids")
+    node = LoadMetaboliteMaps(source=str(derivatives), subject="01", metabolites=["NAA"])
+    listed, before = node.inputs.get_hashval()
+    files = dict(listed)["source_files"]
+    assert any(str(f[0]).endswith("sl2_4-4.table") for f in files) and any("geometry.json" in f[0] for f in files)
+    by_content = node.inputs.get_hashval(hash_method="content")[1]
+    (derivatives / "sub-01" / "lcmodel_acq-4" / "sl1_2-2.table").write_text("changed")
+    assert node.inputs.get_hashval()[1] != before
+    assert node.inputs.get_hashval(hash_method="content")[1] != by_content

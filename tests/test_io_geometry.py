@@ -19,7 +19,8 @@ from mrsisr.io.geometry import (
     lcmodel_to_ijk,
     write_geometry_json,
 )
-from mrsisr.io.nifti import find_nifti_maps, load_map, parse_bids_name, save_map
+from mrsisr.grid import load_image
+from mrsisr.io.nifti import find_nifti_maps, parse_bids_name, save_map
 
 AFFINE = np.array([[-3.4, 0, 0, 100.0], [0, 3.4, 0, -90.0], [0, 0, 3.4, -20.0], [0, 0, 0, 1]])
 
@@ -86,14 +87,14 @@ def test_lcmodel_row_col_to_voxel_ij():
 def test_load_map_checks(tmp_path):
     geometry = MRSIGeometry((4, 4, 3), AFFINE, origin="geometry.json")
     good = save(tmp_path / "good.nii.gz", np.ones((4, 4, 3, 1)))
-    assert load_map(good, geometry)[0].shape == (4, 4, 3)
+    assert load_image(good, "map", grid=geometry)[0].shape == (4, 4, 3)
     garbage = tmp_path / "garbage.nii.gz"
     garbage.write_bytes(b"not a nifti at all")
     cases = [
         (tmp_path / "missing.nii.gz", MapLoadingError, "does not exist"),
-        (garbage, MapLoadingError, "cannot be read as NIfTI"),
-        (save(tmp_path / "flat.nii.gz", np.ones((4, 4))), GeometryError, r"shape \(4, 4\); expected a 3-D map"),
-        (save(tmp_path / "series.nii.gz", np.ones((4, 4, 3, 2))), GeometryError, "expected a 3-D map"),
+        (garbage, MapLoadingError, "could not be read as NIfTI"),
+        (save(tmp_path / "flat.nii.gz", np.ones((4, 4))), GeometryError, r"shape \(4, 4\) \(2-D\); expected 3-D"),
+        (save(tmp_path / "series.nii.gz", np.ones((4, 4, 3, 2))), GeometryError, "expected 3-D"),
         (save(tmp_path / "empty.nii.gz", np.ones((4, 0, 3))), GeometryError, "is empty"),
         (save(tmp_path / "grid.nii.gz", np.ones((4, 4, 2))), GeometryError,
          r"grid \(4, 4, 2\) disagrees with the MRSI geometry \(4, 4, 3\) \(from geometry.json\)"),
@@ -102,7 +103,7 @@ def test_load_map_checks(tmp_path):
     ]
     for path, error, message in cases:
         with pytest.raises(error, match=message) as caught:
-            load_map(path, geometry, "NAA concentration map")
+            load_image(path, "NAA concentration map", grid=geometry)
         assert path.name in str(caught.value) and "NAA concentration map" in str(caught.value)
 
 
@@ -110,9 +111,13 @@ def test_load_map_non_finite(tmp_path):
     data = np.ones((4, 4, 3))
     data[0, 0, 0], data[1, 1, 1] = np.nan, np.inf
     with pytest.raises(MapLoadingError, match="contains 1 NaN and 1 infinite values"):
-        load_map(save(tmp_path / "bad.nii.gz", data))
+        load_image(save(tmp_path / "bad.nii.gz", data), "map")
+    with pytest.raises(MapLoadingError, match="1 NaN and 1 infinite values"):
+        load_image(tmp_path / "bad.nii.gz", "map", allow_nan=True)  # Inf is never accepted
     data[1, 1, 1] = 1
-    assert np.isnan(load_map(save(tmp_path / "nan.nii.gz", data), allow_nan=True)[0][0, 0, 0])
+    with pytest.raises(MapLoadingError, match="1 NaN and 0 infinite values"):
+        load_image(save(tmp_path / "nan.nii.gz", data), "map")
+    assert np.isnan(load_image(tmp_path / "nan.nii.gz", "map", allow_nan=True)[0][0, 0, 0])
 
 
 def test_save_map_is_in_scanner_space(tmp_path):

@@ -7,6 +7,7 @@ and alias resolution lives in :mod:`mrsisr.io` and is tested there without Nipyp
 from __future__ import annotations
 
 import os
+from hashlib import md5
 
 from nipype.interfaces.base import (
     BaseInterfaceInputSpec,
@@ -19,6 +20,9 @@ from nipype.interfaces.base import (
 )
 
 from mrsisr import METABOLITES
+from mrsisr.io.discovery import source_files
+from mrsisr.io.errors import MapLoadingError
+from mrsisr.io.formats import FORMATS
 from mrsisr.io.loader import load_metabolite_maps, save_loaded_maps
 
 __all__ = ["LoadMetaboliteMaps"]
@@ -28,11 +32,11 @@ class _LoadMetaboliteMapsInputSpec(BaseInterfaceInputSpec):
     source = traits.Either(
         Directory(exists=True), File(exists=True), mandatory=True,
         desc="fitting output: a derivatives, subject, session or lcmodel_acq-<n> folder, an fsl_mrsi folder, "
-        "a CSI .csv, or one map of a NIfTI set",
+        "a CSI .csv, or one map of a NIfTI set; the files found under it enter the node's hash (a re-fit re-runs)",
     )
     source_format = traits.Enum(
-        "auto", "table", "csv", "nifti", "fsl-mrs", usedefault=True,
-        desc="format to read; 'auto' prefers fsl_mrsi output, then LCModel tables, spreadsheets, NIfTI maps",
+        "auto", *FORMATS, usedefault=True,
+        desc=f"format to read; 'auto' tries, in order: {', '.join(FORMATS)} (mrsisr.io.formats.FORMATS)",
     )
     metabolites = traits.List(
         traits.Str, value=list(METABOLITES), usedefault=True, minlen=1,
@@ -80,6 +84,35 @@ class _LoadMetaboliteMapsInputSpec(BaseInterfaceInputSpec):
     )
 
 
+    def get_hashval(self, hash_method=None):
+        """Nipype's hash of the inputs plus every file the loader may read under ``source``.
+
+        Nipype hashes a ``Directory`` by its path only, so a re-fitted subject (same folder,
+        new tables) would keep its old maps on a re-run.  The located files enter the hash
+        by size and modification time, or by content when nipype's ``hash_method`` is
+        ``content``.
+        """
+        with_hash, digest = super().get_hashval(hash_method=hash_method)
+        fingerprint = _source_fingerprint(self, content=hash_method == "content")
+        with_hash.append(("source_files", fingerprint))
+        return with_hash, md5((digest + str(fingerprint)).encode()).hexdigest()
+
+
+def _source_fingerprint(inputs, content: bool = False) -> list[tuple]:
+    """``(path, size, mtime_ns)`` (or ``(path, md5)``) of each file :func:`source_files` lists."""
+    if not isdefined(inputs.source):
+        return []
+    located = {name: getattr(inputs, name) for name in ("source_format", "subject", "session", "acquisition")
+               if isdefined(getattr(inputs, name))}
+    try:
+        files = source_files(inputs.source, **located)
+    except (MapLoadingError, OSError) as exc:  # the run itself will report it
+        return [("unlocatable", str(exc))]
+    if content:
+        return [(str(p), md5(p.read_bytes()).hexdigest()) for p in files]
+    return [(str(p), (stat := p.stat()).st_size, stat.st_mtime_ns) for p in files]
+
+
 class _LoadMetaboliteMapsOutputSpec(TraitedSpec):
     conc_file = File(exists=True, desc="4-D (x, y, z, metabolite) concentrations, NaN where invalid")
     sd_file = File(exists=True, desc="4-D (x, y, z, metabolite) %SD (CRLB) as written, NaN where no voxel")
@@ -91,7 +124,7 @@ class _LoadMetaboliteMapsOutputSpec(TraitedSpec):
     source_names = traits.List(traits.Str, desc="the names as the fitting tool wrote them, same order")
     acquired_matrix = traits.Int(desc="acquired in-plane matrix n of the (square) MRSI grid")
     quality_available = traits.Bool(desc="whether S/N and FWHM were found")
-    source_format = traits.Str(desc="the format that was read (table, csv, nifti or fsl-mrs)")
+    source_format = traits.Str(desc=f"the format that was read (one of {', '.join(FORMATS)})")
 
 
 class LoadMetaboliteMaps(SimpleInterface):

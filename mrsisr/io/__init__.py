@@ -7,8 +7,10 @@
 * :mod:`mrsisr.io.nifti` — NIfTI map sets in MRSIPrep naming, checked map reading/writing;
 * :mod:`mrsisr.io.names` — alias resolution (``tCho`` = ``GPC+PCh`` = ``Cho`` ...);
 * :mod:`mrsisr.io.geometry` — the MRSI grid and LCModel's row/column convention;
+* :mod:`mrsisr.io.formats` — the registry of fitting-output formats (detector, reader per format);
 * :mod:`mrsisr.io.discovery` — finding one subject's output and its grid in a derivatives tree;
 * :mod:`mrsisr.io.loader` — ``load_metabolite_maps``, the pure function behind
   :class:`mrsisr.interfaces.maps.LoadMetaboliteMaps`;
+* :mod:`mrsisr.io.labels` — the one BIDS label cleaner (`clean_label`, `fullmatch`);
 * :mod:`mrsisr.io.errors` — the exceptions (all :class:`ValueError` subclasses).
 """

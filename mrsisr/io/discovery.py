@@ -15,37 +15,15 @@ or one map of a NIfTI set (its folder and entities are used).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from mrsisr.io.errors import GeometryError, MapLoadingError
-from mrsisr.io.fslmrs import is_fslmrs_folder
+from mrsisr.io.formats import FORMATS, LocatedSource
 from mrsisr.io.geometry import MRSIGeometry, geometry_from_json, geometry_from_nifti
-from mrsisr.io.lcmodel import find_csi_outputs
+from mrsisr.io.labels import optional_label
 from mrsisr.io.nifti import parse_bids_name
 
-__all__ = ["FORMATS", "LocatedSource", "find_raw_mrsi", "locate_source", "resolve_geometry"]
-
-#: Source formats, in the order ``auto`` tries them.
-FORMATS = ("fsl-mrs", "table", "csv", "nifti")
-
-
-@dataclass(frozen=True)
-class LocatedSource:
-    """Where the maps are: ``format``, the ``path`` to read, and the entities used to find it."""
-
-    format: str
-    path: Path
-    subject: str | None = None
-    session: str | None = None
-    acquisition: str | None = None
-
-
-def _label(value: str | None, prefix: str) -> str | None:
-    """Accept ``01`` or ``sub-01`` alike; None stays None."""
-    if value in (None, ""):
-        return None
-    return value[len(prefix) + 1 :] if value.startswith(f"{prefix}-") else value
+__all__ = ["FORMATS", "LocatedSource", "find_raw_mrsi", "locate_source", "resolve_geometry", "source_files"]
 
 
 def _descend(source: Path, subject: str | None, session: str | None) -> Path:
@@ -62,24 +40,6 @@ def _descend(source: Path, subject: str | None, session: str | None) -> Path:
     return base
 
 
-def _lcmodel_folder(base: Path, acquisition: str | None) -> Path | None:
-    """The folder holding LCModel CSI output: ``base`` itself or one ``lcmodel[_acq-N]`` below it."""
-    if find_csi_outputs(base):
-        return base
-    folders = sorted(p for p in base.glob("lcmodel*") if p.is_dir())
-    if acquisition is not None:
-        folders = [p for p in folders if p.name.endswith(f"acq-{acquisition}")]
-    if len(folders) > 1:
-        raise MapLoadingError(
-            f"{base} holds several LCModel runs ({', '.join(p.name for p in folders)}); choose one with acquisition"
-        )
-    return folders[0] if folders and find_csi_outputs(folders[0]) else None
-
-
-def _has_nifti_maps(base: Path) -> bool:
-    return any("desc-signal" in p.name for p in base.glob("*_mrsi.nii*"))
-
-
 def locate_source(
     source: str | Path,
     source_format: str = "auto",
@@ -93,34 +53,24 @@ def locate_source(
     S/N and FWHM), CSI spreadsheets, NIfTI map sets.
     """
     source = Path(source)
-    subject, session = _label(subject, "sub"), _label(session, "ses")
-    acquisition = _label(acquisition, "acq")
+    subject, session = optional_label(subject, "sub"), optional_label(session, "ses")
+    acquisition = optional_label(acquisition, "acq")
     if not source.exists():
         raise MapLoadingError(f"source {source} does not exist")
     if source.is_file():
         return _locate_file(source, source_format, subject, session, acquisition)
     base = _descend(source, subject, session)
-    if source_format in ("auto", "fsl-mrs") and is_fslmrs_folder(base):
-        return LocatedSource("fsl-mrs", base, subject, session, acquisition)
-    lcmodel = _lcmodel_folder(base, acquisition) if source_format in ("auto", "table", "csv") else None
-    if lcmodel is not None:
-        index = find_csi_outputs(lcmodel)
-        has_tables = any(entry["tables"] for entry in index.values())
-        fmt = "table" if has_tables and source_format != "csv" else "csv"
-        if fmt == "csv" and not any(entry["csv"] for entry in index.values()):
-            raise MapLoadingError(f"{lcmodel} holds LCModel tables but no sl<z>.csv spreadsheet")
-        if source_format == "table" and not has_tables:
-            raise MapLoadingError(f"{lcmodel} holds no per-voxel .table files (only spreadsheets)")
-        return LocatedSource(fmt, lcmodel, subject, session, acquisition)
-    if source_format in ("auto", "nifti") and _has_nifti_maps(base):
-        return LocatedSource("nifti", base, subject, session, acquisition)
-    expected = {
-        "auto": "fsl_mrsi output, LCModel tables/spreadsheets or NIfTI maps",
-        "fsl-mrs": "an fsl_mrsi folder (concs/<scaling>/<Met>.nii.gz)",
-        "table": "[<stem>_]sl<z>_<row>-<col>.table files (here or in lcmodel[_acq-N]/)",
-        "csv": "sl<z>.csv spreadsheets (here or in lcmodel[_acq-N]/)",
-        "nifti": "*_met-<Met>_desc-signal_mrsi.nii.gz maps",
-    }[source_format]
+    if source_format != "auto" and source_format not in FORMATS:
+        raise MapLoadingError(f"unknown source format {source_format!r}; expected auto or one of {', '.join(FORMATS)}")
+    chosen = FORMATS if source_format == "auto" else {source_format: FORMATS[source_format]}
+    for name, fmt in chosen.items():
+        path = fmt.detect(base, acquisition, source_format != "auto")
+        if path is not None:
+            return LocatedSource(name, path, subject, session, acquisition)
+    expected = (
+        "fsl_mrsi output, LCModel tables/spreadsheets or NIfTI maps" if source_format == "auto"
+        else FORMATS[source_format].expected
+    )
     raise MapLoadingError(f"{base}: found no metabolite maps; expected {expected}{_level_hint(base)}")
 
 
@@ -134,20 +84,43 @@ def _level_hint(base: Path) -> str:
 
 
 def _locate_file(source: Path, source_format: str, subject, session, acquisition) -> LocatedSource:
-    suffix = "".join(source.suffixes[-2:]).lower()
-    if source.suffix.lower() == ".csv" and source_format in ("auto", "csv"):
-        return LocatedSource("csv", source, subject, session, acquisition)
-    if ".nii" in suffix and source_format in ("auto", "nifti"):
-        parsed = parse_bids_name(source.name)
-        entities = parsed[0] if parsed else {}
-        return LocatedSource(
-            "nifti", source.parent, subject or entities.get("sub"), session or entities.get("ses"),
-            acquisition or entities.get("acq"),
-        )
+    for name, fmt in FORMATS.items():
+        path = fmt.detect_file(source) if source_format in ("auto", name) and fmt.detect_file else None
+        if path is not None:
+            parsed = parse_bids_name(source.name)  # one map of a set: its entities choose the set
+            entities = parsed[0] if parsed else {}
+            return LocatedSource(
+                name, path, subject or entities.get("sub"), session or entities.get("ses"),
+                acquisition or entities.get("acq"),
+            )
     raise MapLoadingError(
         f"source {source} is a file that the {source_format!r} format cannot read; expected a CSI .csv, "
         "one NIfTI map of a set, or a folder (tables, NIfTI maps, fsl_mrsi output)"
     )
+
+
+def source_files(
+    source: str | Path,
+    source_format: str = "auto",
+    subject: str | None = None,
+    session: str | None = None,
+    acquisition: str | None = None,
+) -> list[Path]:
+    """Every file the loader may read for this source: what a cache must watch to notice a re-fit.
+
+    All files under the located output (the file itself for a lone spreadsheet, and its
+    folder), the files directly in the folder above (``geometry.json``, quality maps beside
+    LCModel runs) and the raw MRSI in BIDS ``mrs/``.  Explicit file inputs (reference,
+    geometry file, quality maps) are not included: they are files in their own right.
+    """
+    located = locate_source(source, source_format, subject, session, acquisition)
+    folder = located.path if located.path.is_dir() else located.path.parent
+    files = {p for p in folder.rglob("*") if p.is_file()}
+    files |= {p for p in folder.parent.iterdir() if p.is_file()}
+    raw = find_raw_mrsi(folder, located.subject, located.session, located.acquisition)
+    if raw is not None:
+        files.add(raw)
+    return sorted(files)
 
 
 def find_raw_mrsi(path: Path, subject: str | None, session: str | None, acquisition: str | None) -> Path | None:
@@ -185,7 +158,7 @@ def resolve_geometry(
         return MRSIGeometry(tuple(shape), affine, origin="the explicit shape and affine")
     folder = located.path if located.path.is_dir() else located.path.parent
     for candidate in (folder / "geometry.json", folder.parent / "geometry.json"):
-        if located.format in ("table", "csv") and candidate.is_file():
+        if FORMATS[located.format].geometry_beside and candidate.is_file():
             return geometry_from_json(candidate)
     if first_map is not None:
         return geometry_from_nifti(first_map)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 __all__ = [
     "GeometryError",
+    "ImageError",
+    "ImageNotFoundError",
     "LCModelFitFailedError",
     "LCModelFormatError",
     "MapLoadingError",
@@ -18,7 +20,19 @@ __all__ = [
 
 
 class MapLoadingError(ValueError):
-    """An input of the metabolite-map loader is missing, unreadable or inconsistent."""
+    """An input (fitting output, map, image) is missing, unreadable or inconsistent."""
+
+
+class ImageError(MapLoadingError):
+    """A NIfTI image is unreadable, of the wrong dimensionality, empty, constant or not finite.
+
+    Raised by the one checked loader, :func:`mrsisr.grid.load_nifti`, for maps and anatomical
+    images alike (also importable as ``mrsisr.grid.ImageError``).
+    """
+
+
+class ImageNotFoundError(ImageError, FileNotFoundError):
+    """A NIfTI image does not exist (also a :class:`FileNotFoundError`)."""
 
 
 class LCModelFormatError(MapLoadingError):
@@ -29,8 +43,8 @@ class LCModelFitFailedError(LCModelFormatError):
     """LCModel ran but wrote no concentrations (a FATAL diagnostic: the fit failed)."""
 
 
-class GeometryError(MapLoadingError):
-    """The MRSI grid is missing, malformed, non-square, or disagrees with a map."""
+class GeometryError(ImageError):
+    """The MRSI grid is missing, malformed or non-square, or an image is not on the grid it must share."""
 
 
 class MetaboliteNotFoundError(MapLoadingError):

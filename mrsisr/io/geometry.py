@@ -22,6 +22,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
+from mrsisr.grid import check_same_grid
 from mrsisr.io.errors import GeometryError, MapLoadingError
 
 __all__ = [
@@ -70,22 +71,10 @@ class MRSIGeometry:
         """Voxel sizes in mm."""
         return tuple(float(v) for v in np.sqrt((self.affine[:3, :3] ** 2).sum(axis=0)))
 
-    def matches(self, shape, affine, atol: float = 1e-3) -> bool:
-        """Whether an image grid (its first three dimensions and affine) is this one."""
-        return tuple(shape[:3]) == self.shape and np.allclose(affine, self.affine, atol=atol)
-
     def check_image(self, img: nib.spatialimages.SpatialImage, path: str | Path) -> None:
-        """Raise :class:`GeometryError` when ``img`` is not on this grid, saying how it differs."""
-        if tuple(img.shape[:3]) != self.shape:
-            raise GeometryError(
-                f"{path}: grid {tuple(img.shape[:3])} disagrees with the MRSI geometry {self.shape} "
-                f"(from {self.origin or 'the stated geometry'})"
-            )
-        if not np.allclose(img.affine, self.affine, atol=1e-3):
-            raise GeometryError(
-                f"{path}: affine {np.round(img.affine, 3).tolist()} disagrees with the MRSI geometry's "
-                f"{np.round(self.affine, 3).tolist()} (from {self.origin or 'the stated geometry'})"
-            )
+        """Raise :class:`GeometryError` when ``img`` is not on this grid (:func:`mrsisr.grid.check_same_grid`)."""
+        check_same_grid(img.shape, img.affine, str(path), self.shape, self.affine, "the MRSI geometry",
+                        origin_b=self.origin or "the stated geometry")
 
 
 def geometry_from_nifti(path: str | Path) -> MRSIGeometry:

@@ -53,7 +53,8 @@ class CSIMaps:
     """Maps of one CSI run (2-D ``[row-1, col-1]``) or a stack of slices (``[row-1, col-1, slice-1]``).
 
     ``present`` marks voxels LCModel wrote output for, ``failed`` those whose table
-    reported a FATAL fit (no concentrations).  ``has_quality`` is False when S/N and
+    reported a FATAL fit (no concentrations).  ``missing`` lists the names that some
+    slices of a volume lack (a spreadsheet without that column): NaN there.  ``has_quality`` is False when S/N and
     FWHM were not available (a spreadsheet carries neither): ``snr``/``fwhm`` are NaN.
     """
 
@@ -66,6 +67,8 @@ class CSIMaps:
     failed: np.ndarray
     has_quality: bool
     sources: tuple[Path, ...] = field(default_factory=tuple)
+    missing: dict[str, dict[int, Path]] = field(default_factory=dict)
+    """Volumes only: names absent from some slices' output, ``{name: {slice: that slice's source}}``."""
 
 
 def find_csi_outputs(directory: str | Path, stem: str | None = None) -> dict[int, dict]:
@@ -238,4 +241,9 @@ def read_csi_volume(
         volume.snr[..., z - 1], volume.fwhm[..., z - 1] = maps.snr, maps.fwhm
         volume.present[..., z - 1], volume.failed[..., z - 1] = maps.present, maps.failed
     volume.sources = tuple(path for maps in per_slice.values() for path in maps.sources)
+    for name in names:
+        lacking = {z: (maps.sources[0] if len(maps.sources) == 1 else source / f"sl{z}_*.table")
+                   for z, maps in per_slice.items() if name not in maps.names}
+        if lacking:
+            volume.missing[name] = lacking
     return volume

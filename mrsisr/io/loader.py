@@ -8,7 +8,11 @@ its result.  Everything is returned on the MRSI grid in NIfTI voxel order
 Validity: a voxel of a metabolite is *invalid* when the tool wrote nothing there,
 when its fit failed (LCModel FATAL), or when its concentration is exactly 0
 (LCModel's "not found", written ``0.000`` with 999 %SD; the background of NIfTI and
-FSL-MRS map sets).  Invalid concentrations are NaN, never 0 that looks real.
+FSL-MRS map sets).  Negative concentrations (unconstrained fits, interpolated maps)
+are clipped to 0, so invalid too, with a warning that counts them; a metabolite
+missing from one slice's output is warned about as well.  Both counts go into
+``metabolites.json`` (``NegativeVoxels``, ``MissingFromSlices``).  Invalid
+concentrations are NaN, never 0 that looks real.
 """
 
 from __future__ import annotations
@@ -21,13 +25,12 @@ from pathlib import Path
 import numpy as np
 
 from mrsisr import METABOLITES
-from mrsisr.io.discovery import LocatedSource, locate_source, resolve_geometry
+from mrsisr.io.discovery import locate_source, resolve_geometry
 from mrsisr.io.errors import MapLoadingError
-from mrsisr.io.fslmrs import check_frequency, find_fslmrs_maps, hz_to_ppm, read_spectrometer_frequency
+from mrsisr.io.formats import FORMATS, LocatedSource, RawMaps, ReadRequest, map_reader
 from mrsisr.io.geometry import CONVENTION, MRSIGeometry, check_in_plane_matrix, lcmodel_to_ijk
-from mrsisr.io.lcmodel import CSIMaps, find_csi_outputs, read_control_file, read_csi, read_csi_volume
-from mrsisr.io.names import resolve_metabolite, resolve_metabolites
-from mrsisr.io.nifti import find_nifti_maps, load_map, save_map
+from mrsisr.io.lcmodel import find_csi_outputs, read_csi_volume
+from mrsisr.io.nifti import find_nifti_maps, save_map
 
 __all__ = ["LoadedMaps", "load_metabolite_maps", "save_loaded_maps"]
 
@@ -49,6 +52,8 @@ class LoadedMaps:
     source: Path
     quality_source: str = ""
     notes: list[str] = field(default_factory=list)
+    negative_voxels: dict[str, int] = field(default_factory=dict)
+    missing_by_slice: dict[str, dict[int, int]] = field(default_factory=dict)
 
     @property
     def acquired_matrix(self) -> int:
@@ -56,125 +61,14 @@ class LoadedMaps:
         return self.geometry.shape[0]
 
 
-@dataclass
-class _Raw:
-    """What a format reader returns: per-source-name 3-D maps on the grid, before validity."""
-
-    conc: dict[str, np.ndarray]
-    sd: dict[str, np.ndarray]
-    present: np.ndarray
-    snr: np.ndarray | None
-    fwhm: np.ndarray | None
-    quality_source: str = ""
-
-
-def _csv_slice(path: Path, n_slices: int) -> int:
-    """Which slice a lone spreadsheet holds: ``sl<z>`` in its name, ``islice`` of control.file, or 1 of 1."""
-    index = find_csi_outputs(path.parent)
-    for z, entry in index.items():
-        if entry["csv"] == path:
-            return z
-    control = path.parent / "control.file"
-    if control.is_file() and "islice" in read_control_file(control):
-        return int(read_control_file(control)["islice"])
-    if n_slices == 1:
-        return 1
-    raise MapLoadingError(
-        f"{path}: cannot tell which of the {n_slices} slices this spreadsheet holds; "
-        "name it sl<z>.csv or keep LCModel's control.file (islice) beside it"
-    )
-
-
-def _read_lcmodel(located: LocatedSource, geometry: MRSIGeometry) -> tuple[CSIMaps, _Raw]:
-    rows, cols, n_slices = geometry.lcmodel_shape
-    if located.path.is_file():
-        z = _csv_slice(located.path, n_slices)
-        plane = read_csi(located.path, (rows, cols))
-        csi = _stack_slice(plane, z, n_slices)
-    else:
-        csi = read_csi_volume(located.path, (rows, cols, n_slices), prefer=located.format)
-    valid_voxel = csi.present & ~csi.failed
-    raw = _Raw(
-        conc={n: lcmodel_to_ijk(np.where(valid_voxel, a, np.nan)) for n, a in csi.conc.items()},
-        sd={n: lcmodel_to_ijk(a) for n, a in csi.sd.items()},
-        present=lcmodel_to_ijk(valid_voxel),
-        snr=lcmodel_to_ijk(csi.snr) if csi.has_quality else None,
-        fwhm=lcmodel_to_ijk(csi.fwhm) if csi.has_quality else None,
-        quality_source="LCModel tables ($$MISC)" if csi.has_quality else "",
-    )
-    return csi, raw
-
-
-def _stack_slice(plane: CSIMaps, z: int, n_slices: int) -> CSIMaps:
-    """Place a 2-D slice at slice ``z`` (1-based) of an otherwise empty volume."""
-    if not 1 <= z <= n_slices:
-        raise MapLoadingError(f"slice {z} lies outside the stated {n_slices} slices")
-
-    def lift(array, fill):
-        volume = np.full(array.shape + (n_slices,), fill, dtype=array.dtype)
-        volume[..., z - 1] = array
-        return volume
-
-    return CSIMaps(
-        conc={n: lift(a, np.nan) for n, a in plane.conc.items()}, sd={n: lift(a, np.nan) for n, a in plane.sd.items()},
-        snr=lift(plane.snr, np.nan), fwhm=lift(plane.fwhm, np.nan), names=plane.names,
-        present=lift(plane.present, False), failed=lift(plane.failed, False), has_quality=plane.has_quality,
-        sources=plane.sources,
-    )
-
-
-def _read_nifti_set(located: LocatedSource, geometry: MRSIGeometry, requested, overrides, allow_nan) -> _Raw:
-    maps = find_nifti_maps(located.path, located.subject, located.session, located.acquisition)
-    resolved = resolve_metabolites(requested, maps.signal, overrides, where=str(located.path))
-    raw = _Raw(conc={}, sd={}, present=np.ones(geometry.shape, bool), snr=None, fwhm=None)
-    for _, label in resolved:
-        conc, _ = load_map(maps.signal[label], geometry, f"{label} concentration map", allow_nan)
-        raw.conc[label] = conc
-        if label in maps.crlb:
-            raw.sd[label] = load_map(maps.crlb[label], geometry, f"{label} %SD map", allow_nan)[0]
-        else:
-            raw.sd[label] = np.full(geometry.shape, np.nan)
-            warnings.warn(f"{located.path}: no desc-crlb map for met-{label}; its %SD is unavailable (NaN)")
-    if maps.snr is not None and maps.fwhm is not None:
-        raw.snr = load_map(maps.snr, geometry, "S/N map", allow_nan)[0]
-        raw.fwhm = load_map(maps.fwhm, geometry, "FWHM map", allow_nan)[0]
-        raw.quality_source = f"{maps.snr.name}, {maps.fwhm.name}"
-    return raw
-
-
-def _read_fslmrs(located, geometry, requested, overrides, allow_nan, *, scaling, quality_metabolite, frequency,
-                 reference) -> _Raw:
-    maps = find_fslmrs_maps(located.path, scaling)
-    resolved = resolve_metabolites(requested, maps.conc, overrides, where=f"{located.path}/concs/{maps.scaling}")
-    raw = _Raw(conc={}, sd={}, present=np.ones(geometry.shape, bool), snr=None, fwhm=None)
-    for _, name in resolved:
-        raw.conc[name] = load_map(maps.conc[name], geometry, f"{name} concentration map", allow_nan)[0]
-        sd = maps.sd.get(name)
-        raw.sd[name] = load_map(sd, geometry, f"{name} %SD map", allow_nan)[0] if sd else np.full(geometry.shape, np.nan)
-    quality_names = [n for n in maps.fwhm if n in maps.snr]
-    if quality_names:
-        _, name = resolve_metabolite(quality_metabolite, quality_names, where=f"{located.path}/qc (S/N and FWHM)")
-        if frequency is None and reference is not None:
-            frequency = read_spectrometer_frequency(reference)
-        if frequency is None:
-            raise MapLoadingError(
-                f"{located.path}: fsl_mrsi writes FWHM in Hz; give spectrometer_frequency (MHz) or a NIfTI-MRS "
-                "reference carrying SpectrometerFrequency, to convert it to ppm"
-            )
-        raw.snr = load_map(maps.snr[name], geometry, f"{name} S/N map", allow_nan)[0]
-        fwhm_hz = load_map(maps.fwhm[name], geometry, f"{name} FWHM map", allow_nan)[0]
-        raw.fwhm = hz_to_ppm(fwhm_hz, check_frequency(frequency, "spectrometer_frequency"))
-        raw.quality_source = f"fsl_mrsi qc/{name}_snr, qc/{name}_fwhm (Hz / {float(frequency)} MHz)"
-    return raw
-
-
-def _external_quality(raw: _Raw, located: LocatedSource, geometry, snr_map, fwhm_map, allow_nan) -> None:
+def _external_quality(raw: RawMaps, located: LocatedSource, geometry, snr_map, fwhm_map, allow_nan) -> None:
     """Fill S/N and FWHM from explicit maps or a NIfTI set beside the source, when the source lacks them."""
     if (snr_map is None) != (fwhm_map is None):
         raise MapLoadingError("snr_map and fwhm_map go together: give both or neither")
+    read = map_reader(geometry, allow_nan)
     if snr_map is not None:
-        raw.snr = load_map(snr_map, geometry, "S/N map", allow_nan)[0]
-        raw.fwhm = load_map(fwhm_map, geometry, "FWHM map", allow_nan)[0]
+        raw.snr = read(snr_map, "S/N map")
+        raw.fwhm = read(fwhm_map, "FWHM map")
         raw.quality_source = f"{snr_map}, {fwhm_map}"
         return
     if raw.snr is not None:
@@ -192,20 +86,10 @@ def _external_quality(raw: _Raw, located: LocatedSource, geometry, snr_map, fwhm
         except MapLoadingError:
             continue
         if maps.snr is not None and maps.fwhm is not None:
-            raw.snr = load_map(maps.snr, geometry, "S/N map", allow_nan)[0]
-            raw.fwhm = load_map(maps.fwhm, geometry, "FWHM map", allow_nan)[0]
+            raw.snr = read(maps.snr, "S/N map")
+            raw.fwhm = read(maps.fwhm, "FWHM map")
             raw.quality_source = f"{maps.snr}, {maps.fwhm}"
             return
-
-
-def _first_map(located: LocatedSource) -> Path | None:
-    """A map whose grid defines the geometry of NIfTI and FSL-MRS sources."""
-    if located.format == "nifti":
-        maps = find_nifti_maps(located.path, located.subject, located.session, located.acquisition)
-        return next(iter(maps.signal.values()))
-    if located.format == "fsl-mrs":
-        return next(iter(find_fslmrs_maps(located.path).conc.values()), None)
-    return None
 
 
 def load_metabolite_maps(
@@ -246,27 +130,22 @@ def load_metabolite_maps(
     every unusable input (see :mod:`mrsisr.io.errors`).
     """
     located = locate_source(source, source_format, subject, session, acquisition)
-    geometry = resolve_geometry(located, reference, geometry_file, grid_shape, grid_affine, _first_map(located))
+    fmt = FORMATS[located.format]
+    geometry = resolve_geometry(located, reference, geometry_file, grid_shape, grid_affine,
+                                fmt.first_map(located) if fmt.first_map else None)
     check_in_plane_matrix(geometry)
     requested = list(metabolites)
     if not requested:
         raise MapLoadingError("no metabolites requested; give canonical names such as " + ", ".join(METABOLITES))
-    if located.format in ("table", "csv"):
-        csi, raw = _read_lcmodel(located, geometry)
-        resolved = resolve_metabolites(requested, csi.names, name_overrides, where=str(located.path))
-    elif located.format == "nifti":
-        raw = _read_nifti_set(located, geometry, requested, name_overrides, allow_nan)
-        resolved = resolve_metabolites(requested, raw.conc, name_overrides, where=str(located.path))
-    else:
-        raw = _read_fslmrs(located, geometry, requested, name_overrides, allow_nan, scaling=fsl_scaling,
-                           quality_metabolite=fsl_quality_metabolite, frequency=spectrometer_frequency,
-                           reference=reference)
-        resolved = resolve_metabolites(requested, raw.conc, name_overrides, where=str(located.path))
+    request = ReadRequest(tuple(requested), name_overrides, allow_nan, fsl_scaling, fsl_quality_metabolite,
+                          spectrometer_frequency, reference)
+    raw = fmt.read(located, geometry, request)
     _external_quality(raw, located, geometry, snr_map, fwhm_map, allow_nan)
-    return _assemble(raw, resolved, geometry, located, require_quality)
+    return _assemble(raw, geometry, located, require_quality)
 
 
-def _assemble(raw: _Raw, resolved, geometry, located, require_quality) -> LoadedMaps:
+def _assemble(raw: RawMaps, geometry, located, require_quality) -> LoadedMaps:
+    resolved = raw.resolved
     canonical = [c for c, _ in resolved]
     repeated = sorted({c for c in canonical if canonical.count(c) > 1})
     if repeated:
@@ -274,7 +153,8 @@ def _assemble(raw: _Raw, resolved, geometry, located, require_quality) -> Loaded
     names = [name for _, name in resolved]
     conc = np.stack([raw.conc[n] for n in names], axis=-1)
     sd = np.stack([raw.sd[n] for n in names], axis=-1)
-    valid = raw.present[..., None] & np.isfinite(conc) & (conc != 0)
+    negative = _clip_negative(conc, resolved, raw, located)
+    valid = raw.present[..., None] & np.isfinite(conc) & (conc > 0)
     for (canonical, name), count in zip(resolved, valid.reshape(-1, len(names)).sum(axis=0)):
         if count == 0:
             raise MapLoadingError(
@@ -295,7 +175,30 @@ def _assemble(raw: _Raw, resolved, geometry, located, require_quality) -> Loaded
         conc=np.where(valid, conc, np.nan), sd=np.where(raw.present[..., None], sd, np.nan), valid=valid,
         snr=raw.snr if quality else nan, fwhm=raw.fwhm if quality else nan.copy(), quality_available=quality,
         source_format=located.format, source=located.path, quality_source=raw.quality_source,
+        negative_voxels=negative, missing_by_slice=dict(raw.missing_by_slice or {}),
     )
+
+
+def _clip_negative(conc: np.ndarray, resolved, raw: RawMaps, located: LocatedSource) -> dict[str, int]:
+    """Negative concentrations are clipped to 0 (invalid, like LCModel's "not detected"), with a warning.
+
+    The network super-resolves magnitudes: a negative fit would enter as a positive one.
+    Returns the count per canonical name (only those with any).
+    """
+    counts = {}
+    for m, (canonical, name) in enumerate(resolved):
+        negative = np.nan_to_num(conc[..., m], nan=0.0) < 0
+        if not negative.any():
+            continue
+        counts[canonical] = count = int(negative.sum())
+        slices = ", ".join(str(k + 1) for k in np.flatnonzero(negative.any(axis=(0, 1))))
+        where = (raw.files or {}).get(name, located.path)
+        warnings.warn(
+            f"{where}: {canonical} ({name!r}) has {count} voxel(s) with a negative concentration (slices {slices}); "
+            "they are clipped to 0 and masked out as invalid", stacklevel=3,
+        )
+        conc[..., m][negative] = 0.0
+    return counts
 
 
 #: File names :func:`save_loaded_maps` writes (and the interface reports).
@@ -328,7 +231,10 @@ def save_loaded_maps(maps: LoadedMaps, out_dir: str | Path) -> dict[str, Path]:
         "Source": str(maps.source), "AcquiredMatrix": maps.acquired_matrix, "QualityAvailable": maps.quality_available,
         "QualitySource": maps.quality_source, "FWHMUnits": "ppm", "SDUnits": "percent",
         "GeometrySource": maps.geometry.origin, "Convention": CONVENTION,
-        "ValidRule": "present, fit not failed, finite and non-zero concentration",
+        "ValidRule": "present, fit not failed, finite and positive concentration (negative ones clipped to 0)",
+        "NegativeVoxels": maps.negative_voxels,
+        "MissingFromSlices": {met: {str(z): n for z, n in by_slice.items()} for met, by_slice in
+                              maps.missing_by_slice.items()},
     }
     paths["metadata_file"].write_text(json.dumps(metadata, indent=2))
     return paths

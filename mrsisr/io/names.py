@@ -1,17 +1,17 @@
 """Metabolite names: from what a fitting tool wrote to the canonical names of :data:`mrsisr.METABOLITES`.
 
 Fitting tools spell the same quantity in several ways: LCModel writes total choline
-as ``GPC+PCh``, ``PCh+GPC`` or ``Cho+GPC+PCh``; BIDS-style map names drop the ``+``
-(MRSIPrep's ``met-GPCPCh``); LCModel's spreadsheet cuts names to 13 characters.
-:func:`resolve_metabolites` picks, for each requested canonical name, the first
-candidate present in a fitting output.  The rules:
+as ``GPC+PCh``, ``PCh+GPC`` or ``Cho+GPC+PCh``, FSL-MRS as ``PCho+GPC``; BIDS-style map
+names drop the ``+`` (MRSIPrep's ``met-GPCPCh``); LCModel's spreadsheet cuts names to
+13 characters.  The spellings live in one table, :mod:`mrsisr.metabolites`;
+:func:`resolve_metabolite` picks, for each requested name, the first of the row's
+``candidates`` present in a fitting output.  The rules beyond the table:
 
-* ``tCho``: ``GPC+PCh`` (any order), ``Cho+GPC+PCh``, ``tCho``, ``Cho``;
-* ``tCr``: ``Cr+PCr``, ``tCr``, then ``Cr`` alone **only when no separate ``PCr``
-  was fitted** (a basis without PCr fits total creatine as ``Cr``);
-* ``NAA``: ``NAA+NAAG``, ``tNAA``, then ``NAA`` (the total is preferred);
-* ``Ins``: ``Ins``, ``mI``, ``myo-Ins``; ``Gly``: ``Gly``, ``Glyc``; ``Glu``; ``Gln``.
-* Sums of glycine and inositol (``Ins+Glyc``, ``mI+Gly``, ``Gly+Ins`` ...) are
+* a component ``alone`` (``Cr``, ``PCho``) counts only when its partners were not
+  fitted separately;
+* combined Glu+Gln (``Glx``, ``GluGln``, ``Glu+Gln``) is its own quantity: it is never
+  used for ``Glu`` or ``Gln``, and asking for them where only the sum exists says so;
+* sums of glycine and inositol (``Ins+Glyc``, ``mI+Gly``, ``Gly+Ins`` ...) are
   **never** used for ``Ins`` or ``Gly``: at short echo time the two overlap, the
   sum is neither metabolite, and substituting it would bias the maps silently.  If
   only such a sum exists the error says so; pass ``overrides={"Ins": "Ins+Glyc"}``
@@ -27,8 +27,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from itertools import permutations
 
-from mrsisr import METABOLITES
 from mrsisr.io.errors import MetaboliteNotFoundError
+from mrsisr.metabolites import TABLE, combined_quantities
 
 __all__ = [
     "ALIASES",
@@ -43,19 +43,8 @@ __all__ = [
 #: LCModel's spreadsheet cuts metabolite names to this many characters.
 CSV_NAME_LENGTH = 13
 
-#: Candidate source names of each canonical metabolite, in order of preference.
-ALIASES: dict[str, tuple[str, ...]] = {
-    "tCho": ("GPC+PCh", "Cho+GPC+PCh", "tCho", "Cho"),
-    "tCr": ("Cr+PCr", "tCr", "Cr"),
-    "NAA": ("NAA+NAAG", "tNAA", "NAA"),
-    "Gly": ("Gly", "Glyc"),
-    "Gln": ("Gln",),
-    "Glu": ("Glu",),
-    "Ins": ("Ins", "mI", "myo-Ins"),
-}
-
-#: Candidates accepted only when none of the listed names was fitted separately.
-_ONLY_WITHOUT = {("tCr", "Cr"): ("PCr",)}
+#: Candidate source names of each known quantity, in order of preference (from :data:`mrsisr.metabolites.TABLE`).
+ALIASES: dict[str, tuple[str, ...]] = {name: row.candidates for name, row in TABLE.items()}
 
 
 def csv_name(name: str) -> str:
@@ -86,8 +75,8 @@ def canonical_name(name: str) -> str:
     >>> canonical_name("PCh+GPC"), canonical_name("mI"), canonical_name("Lac")
     ('tCho', 'Ins', 'Lac')
     """
-    for canonical in METABOLITES:
-        aliases = [a for a in ALIASES[canonical] if (canonical, a) not in _ONLY_WITHOUT]
+    for canonical, row in TABLE.items():
+        aliases = [a for a in row.candidates if a not in row.alone]
         if names_match(name, canonical) or any(names_match(name, alias) for alias in aliases):
             return canonical
     return name
@@ -132,9 +121,10 @@ def resolve_metabolite(
                 f"present: {', '.join(available)}"
             )
         return canonical, forced
-    candidates = ALIASES.get(canonical, (requested,))
+    row = TABLE.get(canonical)
+    candidates = row.candidates if row else (requested,)
     for candidate in candidates:
-        blockers = _ONLY_WITHOUT.get((canonical, candidate), ())
+        blockers = row.alone.get(candidate, ()) if row else ()
         if any(_find(blocker, available) for blocker in blockers):
             continue
         found = _find(candidate, available)
@@ -150,7 +140,22 @@ def resolve_metabolite(
             f". {', '.join(sums)} is a glycine+inositol sum (they overlap at short TE) and is not used for "
             f"{canonical}; to use it anyway, map it explicitly (overrides={{{canonical!r}: {sums[0]!r}}})"
         )
+    message += _combined_note(canonical, requested, available)
     raise MetaboliteNotFoundError(message)
+
+
+def _combined_note(canonical: str, requested: str, available: list[str]) -> str:
+    """Why a metabolite present only inside a known combined quantity (Glu in Glx) cannot be used."""
+    for combined in combined_quantities(canonical):
+        written = next((_find(c, available) for c in combined.candidates if _find(c, available)), None)
+        if written is not None:
+            parts = "+".join(combined.combines)
+            return (
+                f". {requested} is present only as a combined {parts} ({combined.name}), which the packaged model "
+                f"cannot super-resolve (it knows {' and '.join(combined.combines)} separately); the fit wrote it "
+                f"as {written!r}"
+            )
+    return ""
 
 
 def resolve_metabolites(

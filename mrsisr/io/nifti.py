@@ -8,9 +8,9 @@ A map set is a folder of BIDS-like derivatives, one file per quantity::
     sub-X[_ses-Y][_acq-N]_space-orig_desc-fwhm_mrsi.nii.gz               FWHM (ppm)
 
 ``<Met>`` is an alphanumeric label (``GPCPCh``, ``CrPCr``, ``NAANAAG``, ``Ins``...),
-resolved by :mod:`mrsisr.io.names`.  :func:`load_map` is the one place where map
-images are read: it checks existence, readability, dimensionality, the grid and
-non-finite values, and names the file in every error.
+resolved by :mod:`mrsisr.io.names`.  Map images are read by the one checked loader,
+:func:`mrsisr.grid.load_nifti` (existence, readability, dimensionality, the grid,
+non-finite values; the file named in every error).
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from mrsisr.io.errors import GeometryError, MapLoadingError
+from mrsisr.io.errors import MapLoadingError
 from mrsisr.io.geometry import MRSIGeometry
 
-__all__ = ["NiftiMapSet", "find_nifti_maps", "load_map", "parse_bids_name", "save_map"]
+__all__ = ["NiftiMapSet", "find_nifti_maps", "parse_bids_name", "save_map"]
 
 _ENTITY = re.compile(r"^(?P<key>[A-Za-z]+)-(?P<value>[A-Za-z0-9]+)$")
 _QUALITY_DESCS = ("snr", "fwhm")
@@ -111,42 +111,6 @@ def find_nifti_maps(
             "sub-<X>[_ses-<Y>][_acq-<N>]_space-orig_met-<Met>_desc-signal_mrsi.nii.gz"
         )
     return maps
-
-
-def load_map(
-    path: str | Path, geometry: MRSIGeometry | None = None, what: str = "map", allow_nan: bool = False
-) -> tuple[np.ndarray, nib.Nifti1Image]:
-    """Read a 3-D map as float64 and its image, checking everything a loader must refuse.
-
-    Trailing singleton dimensions are dropped (``(nx, ny, nz, 1)`` is 3-D).  Raises
-    :class:`MapLoadingError` for a missing/unreadable file, :class:`GeometryError` for
-    a non-3-D or empty image or a grid that is not ``geometry``; Inf always and NaN
-    unless ``allow_nan`` are refused with the count of such voxels.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise MapLoadingError(f"{what} {path} does not exist")
-    try:
-        img = nib.load(str(path))
-        data = np.asarray(img.dataobj, dtype=float)
-    except Exception as exc:  # nibabel/gzip/numpy raise several types for corrupt files
-        raise MapLoadingError(f"{what} {path} cannot be read as NIfTI: {exc}") from exc
-    shape = tuple(img.shape)
-    if data.size == 0:
-        raise GeometryError(f"{what} {path} is empty (shape {shape}); expected a 3-D map (x, y, z)")
-    while data.ndim > 3 and data.shape[-1] == 1:
-        data = data[..., 0]
-    if data.ndim != 3:
-        raise GeometryError(f"{what} {path} has shape {shape}; expected a 3-D map (x, y, z)")
-    if geometry is not None:
-        geometry.check_image(img, f"{what} {path}")
-    n_inf, n_nan = int(np.isinf(data).sum()), int(np.isnan(data).sum())
-    if n_inf or (n_nan and not allow_nan):
-        raise MapLoadingError(
-            f"{what} {path} contains {n_nan} NaN and {n_inf} infinite values; expected finite numbers "
-            "(invalid voxels as 0 concentration)"
-        )
-    return data, img
 
 
 def save_map(data: np.ndarray, geometry: MRSIGeometry, path: str | Path, dtype=np.float32) -> Path:
