@@ -12,7 +12,8 @@ from mrsisr.io.fslmrs import find_fslmrs_maps, read_spectrometer_frequency
 from mrsisr.io.geometry import lcmodel_to_ijk
 from mrsisr.io.lcmodel import read_csi, read_spreadsheet, read_table
 from mrsisr.io.lcmodel_grid import check_grid, check_voxels, find_lcmodel_grid, find_spreadsheets
-from mrsisr.io.nifti import find_nifti_maps, load_map
+from mrsisr.grid import load_image
+from mrsisr.io.nifti import find_nifti_maps
 from mrsisr.io.niftimrs import find_bids_mrsi, read_nifti_mrs
 
 
@@ -105,7 +106,7 @@ def test_fsl_mrsi_tree(root):
     assert read_spectrometer_frequency(folder / "fit" / "fit.nii.gz") == pytest.approx(123.253)
     fit = read_nifti_mrs(folder / "fit" / "fit.nii.gz")
     assert fit.geometry.shape == (32, 32, 8)
-    fwhm = load_map(maps.fwhm["NAA"], fit.geometry, "NAA FWHM")[0]
+    fwhm = load_image(maps.fwhm["NAA"], "NAA FWHM", grid=fit.geometry, dtype=float)[0]
     inside = fwhm[out["mask"]]
     assert 5 < np.median(inside) < 12  # Hz at 3 T, i.e. 0.04-0.1 ppm
 
@@ -121,5 +122,5 @@ def test_mrsiprep_sessions_and_rectangular_grid(root):
 
     geometry = geometry_from_nifti(maps.signal["NAANAAG"])
     assert geometry.shape == (32, 24, 8) and np.allclose(geometry.zooms, (7.5, 7.5, 10.0))
-    fwhm = load_map(maps.fwhm, geometry, "FWHM")[0]
+    fwhm = load_image(maps.fwhm, "FWHM", grid=geometry, dtype=float)[0]
     assert 0.04 < fwhm[fwhm > 0].mean() < 0.09  # ppm
