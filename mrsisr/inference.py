@@ -19,6 +19,7 @@ import torch
 
 from mrsisr import METABOLITES, TRAINED_MATRIX_SIZES, kspace
 from mrsisr.models.weights import load_model, sha256
+from mrsisr.slices import map_scale, scale_mri
 
 __all__ = ["DEFAULT_WEIGHTS", "ModelInfo", "load_for_inference", "super_resolve_maps", "super_resolve_volume",
            "output_mask"]
@@ -61,16 +62,6 @@ def load_for_inference(weights: str | Path | None = None, device: str = "auto",
     return model, info
 
 
-def _scale(maps: np.ndarray) -> np.ndarray:
-    peak = maps.max(axis=(-2, -1), keepdims=True)
-    return np.where(peak > 0, peak, 1.0)
-
-
-def _mri_scaled(blocks: np.ndarray) -> np.ndarray:
-    peak = blocks.reshape(len(blocks), -1).max(axis=1).reshape(-1, 1, 1, 1)
-    return (blocks / np.where(peak > 0, peak, 1.0)).astype(np.float32)
-
-
 @torch.inference_mode()
 def super_resolve_maps(model: torch.nn.Module, lr: np.ndarray, t1: np.ndarray, flair: np.ndarray, n: int,
                        metabolites: list[str], sharpness: list[float], batch_size: int = 16) -> np.ndarray:
@@ -92,9 +83,9 @@ def super_resolve_maps(model: torch.nn.Module, lr: np.ndarray, t1: np.ndarray, f
     if unknown:
         raise ValueError(f"the network knows {list(METABOLITES)}, not {unknown}")
     device = next(model.parameters()).device
-    scale = _scale(lr)
+    scale = map_scale(lr)
     lr_scaled = torch.from_numpy((lr / scale).astype(np.float32))
-    t1_t, flair_t = torch.from_numpy(_mri_scaled(t1)), torch.from_numpy(_mri_scaled(flair))
+    t1_t, flair_t = torch.from_numpy(scale_mri(t1)), torch.from_numpy(scale_mri(flair))
     slices = lr.shape[0]
     out = np.zeros((len(sharpness),) + lr.shape, dtype=np.float32)
     for li, lam in enumerate(sharpness):

@@ -15,7 +15,7 @@ from mrsisr.interfaces.export import ExportSlices
 from mrsisr.interfaces.superres import SuperResolve
 from mrsisr.models import build
 from mrsisr.models.weights import save_weights
-from mrsisr.training.data import load_subject
+from mrsisr.slices import load_subject
 
 N, Z = 16, 4
 METS = ["NAA", "tCho"]

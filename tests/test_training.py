@@ -9,8 +9,8 @@ import torch
 from mrsisr.losses import critic_loss, generator_loss, masked_l1, masked_ms_ssim
 from mrsisr.models import build
 from mrsisr.models.weights import WeightsError, load_model, save_weights
-from mrsisr.training.data import (BatchSampler, SubjectSlices, augment, kfold_split, load_dataset, make_batch,
-                                  save_subject)
+from mrsisr.slices import SubjectSlices, kfold_split, load_dataset, save_subject
+from mrsisr.training.data import BatchSampler, augment, make_batch
 from mrsisr.training.trainer import TrainConfig, Trainer
 
 TINY = {"base_features": 2, "latent_width": 4, "sharpness_width": 4}

@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load_subjects(args: argparse.Namespace):
-    from mrsisr.training.data import every_kth_slice, kfold_split, load_dataset
+    from mrsisr.slices import every_kth_slice, kfold_split, load_dataset
 
     data_dir = args.data
     if (args.data / "dataset_description.json").is_file() and not any(args.data.glob("*_slices.npz")):

@@ -17,7 +17,7 @@ from scipy import ndimage
 from mrsisr import METABOLITES, kspace
 from mrsisr.evaluation.metrics import high_frequency_error, map_metrics, sharpness
 from mrsisr.inference import super_resolve_maps
-from mrsisr.training.data import SubjectSlices
+from mrsisr.slices import SubjectSlices
 
 __all__ = ["Method", "model_method", "zero_fill_method", "bicubic_method", "evaluate", "mismatch_study"]
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from mrsisr import TRAINED_MATRIX_SIZES
 from mrsisr.models import GENERATORS
-from mrsisr.training.data import load_dataset
+from mrsisr.slices import load_dataset
 from mrsisr.training.trainer import TrainConfig, Trainer
 
 __all__ = ["main", "build_parser"]

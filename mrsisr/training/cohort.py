@@ -2,7 +2,7 @@
 
 For every subject with high-resolution LCModel maps (``acq-64`` by default): skull-strip the T1w,
 co-register the FLAIR, load the maps, filter quality, select slices, resample the MRI onto the 3×
-MRSI grid and write ``sub-<label>_slices.npz`` (see :mod:`mrsisr.training.data`). It runs the
+MRSI grid and write ``sub-<label>_slices.npz`` (see :mod:`mrsisr.slices`). It runs the
 same functions as the participant workflow's nodes, in one process per subject, without the
 derivatives and reports — the quick way to turn a synthetic cohort into a training set::
 
@@ -48,8 +48,7 @@ def prepare_bids_subject(bids_dir: str | Path, subject: str, out_dir: str | Path
     from mrsisr.interfaces.resample import mrsi_fine_grid, resample_mri
     from mrsisr.interfaces.skullstrip import skullstrip_python
     from mrsisr.io.loader import load_metabolite_maps
-    from mrsisr.training.data import save_subject
-    from mrsisr.training.prepare import prepare_subject
+    from mrsisr.slices import cut_slices, save_subject
 
     bids_dir = Path(bids_dir)
     t1w, flair = _anatomy(bids_dir, subject)
@@ -71,7 +70,7 @@ def prepare_bids_subject(bids_dir: str | Path, subject: str, out_dir: str | Path
                              source=str(t1w))
         flair_3x = resample_mri(flair_img.get_fdata(dtype=np.float32) * brain_mask, flair_img.affine, fine_shape,
                                 fine_affine, source=str(flair))
-    data = prepare_subject(subject, maps.conc, quality.mask, t1_3x, flair_3x, slices, list(maps.metabolites),
+    data = cut_slices(subject, maps.conc, quality.mask, t1_3x, flair_3x, slices, list(maps.metabolites),
                            geometry.affine, first)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -29,7 +29,8 @@ from mrsisr.models import build
 from mrsisr.models.unet import upsample_to_depth3
 from mrsisr.models.runtime import tune_cpu_allocator
 from mrsisr.models.weights import save_weights
-from mrsisr.training.data import Batch, BatchSampler, SubjectSlices, kfold_split, make_batch
+from mrsisr.slices import SubjectSlices, kfold_split
+from mrsisr.training.data import Batch, BatchSampler, make_batch
 
 #: Generator steps between progress-bar loss updates (reading a loss waits for the device).
 PROGRESS_EVERY = 20
