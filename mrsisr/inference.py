@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from mrsisr import METABOLITES, TRAINED_MATRIX_SIZES, kspace
+from mrsisr.models.runtime import resolve_device, tune_cpu_allocator
 from mrsisr.models.weights import load_model, sha256
 from mrsisr.slices import map_scale, scale_mri
 
@@ -45,10 +46,6 @@ class ModelInfo:
 def load_for_inference(weights: str | Path | None = None, device: str = "auto",
                        num_threads: int | None = None) -> tuple[torch.nn.Module, ModelInfo]:
     """Load a weights file (default: the packaged model) in eval mode on ``device``."""
-    from mrsisr.training.trainer import resolve_device
-
-    from mrsisr.models.runtime import tune_cpu_allocator
-
     path = Path(weights) if weights else DEFAULT_WEIGHTS
     tune_cpu_allocator()
     if num_threads:

@@ -27,7 +27,7 @@ from mrsisr import TRAINED_MATRIX_SIZES, __version__
 from mrsisr.losses import critic_loss, generator_loss
 from mrsisr.models import build
 from mrsisr.models.unet import upsample_to_depth3
-from mrsisr.models.runtime import tune_cpu_allocator
+from mrsisr.models.runtime import resolve_device, tune_cpu_allocator
 from mrsisr.models.weights import save_weights
 from mrsisr.slices import SubjectSlices, kfold_split
 from mrsisr.training.data import Batch, BatchSampler, make_batch
@@ -35,7 +35,7 @@ from mrsisr.training.data import Batch, BatchSampler, make_batch
 #: Generator steps between progress-bar loss updates (reading a loss waits for the device).
 PROGRESS_EVERY = 20
 
-__all__ = ["TrainConfig", "Trainer", "resolve_device"]
+__all__ = ["TrainConfig", "Trainer"]
 
 
 class _Mapped(torch.utils.data.Dataset):
@@ -92,17 +92,6 @@ class TrainConfig:
     @property
     def uses_adversarial(self) -> bool:
         return self.variant == "mcm" if self.adversarial is None else bool(self.adversarial)
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` → CUDA when available, else CPU; ``cuda`` without a GPU is a clear error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' requested but PyTorch sees no CUDA GPU; use --device cpu or auto")
-    if name != "cpu" and not name.startswith("cuda"):
-        raise ValueError(f"device must be auto, cpu or cuda, got {name!r}")
-    return torch.device(name)
 
 
 def _critic_input(batch, maps: torch.Tensor) -> torch.Tensor:
