@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from mrsisr import kspace
-from mrsisr.evaluation.metrics import map_metrics
+from mrsisr.metrics import map_metrics
 from mrsisr.inference import super_resolve_maps
 from mrsisr.slices import SubjectSlices
 

@@ -2,7 +2,7 @@
 
 Every method sees the same inputs: the ``n×n`` central k-space of each quality-masked
 high-resolution slice. Rows are scored with PSNR and SSIM on the masked ground truth
-(:mod:`mrsisr.evaluation.metrics`), plus a sharpness measure for the λ sweep.
+(:mod:`mrsisr.metrics`), plus a sharpness measure for the λ sweep.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import torch
 from scipy import ndimage
 
 from mrsisr import METABOLITES, kspace
-from mrsisr.evaluation.metrics import high_frequency_error, map_metrics, sharpness
+from mrsisr.metrics import high_frequency_error, map_metrics, sharpness
 from mrsisr.inference import super_resolve_maps
 from mrsisr.slices import SubjectSlices
 

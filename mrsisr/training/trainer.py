@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from mrsisr import TRAINED_MATRIX_SIZES, __version__
 from mrsisr.losses import critic_loss, generator_loss
+from mrsisr.metrics import map_metrics
 from mrsisr.models import build
 from mrsisr.models.unet import upsample_to_depth3
 from mrsisr.models.runtime import resolve_device, tune_cpu_allocator
@@ -303,8 +304,6 @@ class Trainer:
         """Mean PSNR/SSIM of the validation subjects at a few n, λ = 0 (empty without validation data)."""
         if not self.validation_data:
             return {}
-        from mrsisr.evaluation.metrics import map_metrics
-
         self.generator.eval()
         rng = np.random.default_rng(0)
         scores: dict[str, list[float]] = {"val_psnr": [], "val_ssim": []}
