@@ -51,7 +51,7 @@ def test_mrsi_wf_crlb_only_when_asked(tmp_path, crlb_max, connected):
     wf = init_mrsi_wf(metabolites=("NAA",), crlb_max=crlb_max, sharpness=(0.0, 0.03), simulate_matrix=16,
                       weights=str(weights))
     edges = wf._graph.get_edge_data(wf.get_node("load"), wf.get_node("quality"))["connect"]
-    assert (("sd_file", "crlb_file") in edges) is connected
+    assert (("sd_file", "sd_file") in edges) is connected
     superres = wf.get_node("superres")
     assert superres.inputs.sharpness == [0.0, 0.03] and superres.inputs.simulate_matrix == 16
     assert superres.inputs.weights == str(weights)

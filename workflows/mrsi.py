@@ -132,8 +132,9 @@ def init_mrsi_wf(
         Prepared-slice file (only with ``export_slices``).
     """
     from mrsisr.interfaces.maps import LoadMetaboliteMaps
-    from mrsisr.interfaces.quality import QualityFilter, SelectSlices
+    from mrsisr.interfaces.quality import QualityFilter
     from mrsisr.interfaces.resample import ResampleToMRSIGrid
+    from mrsisr.interfaces.selection import SelectSlices
     from mrsisr.interfaces.superres import SuperResolve
 
     workflow = pe.Workflow(name=name)
@@ -176,7 +177,7 @@ def init_mrsi_wf(
                          ("snr_file", "snr_file"),
                          ("fwhm_file", "fwhm_file"),
                          ("valid_file", "valid_file"),
-                         ("conc_file", "in_file")] + ([("sd_file", "crlb_file")] if crlb_max is not None else [])),
+                         ("conc_file", "in_file")] + ([("sd_file", "sd_file")] if crlb_max is not None else [])),
         (load, grid, [("snr_file", "reference")]),
         (load, superres, [("conc_file", "in_file"),
                           ("metabolites", "metabolites")]),
