@@ -11,8 +11,8 @@ Examples::
     mrsisr-evaluate prepared/ --weights default --sharpness 0 0.03 0.06 0.09 --mismatch --out-dir figs/
 
 ``DATA`` is a folder of prepared slices (``*_slices.npz``) or a BIDS dataset whose LCModel
-derivatives hold high-resolution (N×N) maps; a BIDS dataset is first run through
-``mrsisr … participant`` (outputs reused when present) to prepare its slices.
+derivatives hold high-resolution (N×N) maps; a BIDS dataset's slices are first prepared as
+``mrsisr-prepare`` does (slices already there are reused).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "one PNG per evaluated subject (needs --out-dir)")
     parser.add_argument("--json", type=Path, help="write the summary as JSON here")
     parser.add_argument("--out-dir", type=Path, help="write rows.csv, summary.md, summary.json and PNG plots here")
-    parser.add_argument("--work-dir", type=Path, help="participant outputs for a BIDS input (default: DATA-eval)")
+    parser.add_argument("--work-dir", type=Path, help="prepared slices of a BIDS input go under WORK_DIR/derivatives (default: DATA-eval)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--quiet", action="store_true")
@@ -68,8 +68,7 @@ def _load_subjects(args: argparse.Namespace):
     if (args.data / "dataset_description.json").is_file() and not any(args.data.glob("*_slices.npz")):
         from mrsisr.evaluation.bids_input import prepare_from_bids
 
-        data_dir = prepare_from_bids(args.data, args.work_dir or args.data.parent / f"{args.data.name}-eval",
-                                     device=args.device)
+        data_dir = prepare_from_bids(args.data, args.work_dir or args.data.parent / f"{args.data.name}-eval")
     subjects = load_dataset(data_dir)
     labels = [s.subject for s in subjects]
     chosen = set(kfold_split(labels, args.folds, args.fold)["test"] if args.folds > 1 else labels)
