@@ -15,8 +15,9 @@ import torch
 from scipy import ndimage
 
 from mrsisr import METABOLITES, kspace
-from mrsisr.metrics import high_frequency_error, map_metrics, sharpness
 from mrsisr.inference import super_resolve_maps
+from mrsisr.metrics import high_frequency_error, map_metrics, sharpness
+from mrsisr.models import variant_spec
 from mrsisr.slices import SubjectSlices
 
 __all__ = ["Method", "model_method", "zero_fill_method", "bicubic_method", "evaluate", "mismatch_study"]
@@ -39,7 +40,7 @@ def model_method(name: str, model: torch.nn.Module, batch_size: int = 16) -> Met
     def predict(data: SubjectSlices, lr: np.ndarray, n: int, lam: float) -> np.ndarray:
         return super_resolve_maps(model, lr, data.t1.astype(np.float32), data.flair.astype(np.float32), n,
                                   list(data.metabolites), [lam], batch_size)[0]
-    return Method(name, predict, uses_lambda=getattr(model, "variant", "") == "mcm")
+    return Method(name, predict, uses_lambda=variant_spec(model.variant).uses_lambda)
 
 
 def zero_fill_method() -> Method:

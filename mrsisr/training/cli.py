@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from mrsisr import TRAINED_MATRIX_SIZES
-from mrsisr.models import GENERATORS
+from mrsisr.models import VARIANT_TABLE
 from mrsisr.slices import load_dataset
 from mrsisr.training.trainer import TrainConfig, Trainer
 
@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data_dir", type=Path, help="folder of <subject>_slices.npz prepared-slice files")
     parser.add_argument("out_dir", type=Path, help="where weights, model card, logs and checkpoint go")
-    parser.add_argument("--variant", choices=tuple(GENERATORS), default="mcm")
+    parser.add_argument("--variant", choices=tuple(VARIANT_TABLE), default="mcm")
     recipe = parser.add_argument_group("recipe (defaults: the paper's)")
     recipe.add_argument("--epochs", type=int, default=100)
     recipe.add_argument("--max-steps", type=int, default=None, help="stop after this many generator steps")

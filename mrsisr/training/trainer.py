@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from mrsisr import TRAINED_MATRIX_SIZES, __version__
 from mrsisr.losses import critic_loss, generator_loss
 from mrsisr.metrics import map_metrics
-from mrsisr.models import build
+from mrsisr.models import build, variant_spec
 from mrsisr.models.unet import upsample_to_depth3
 from mrsisr.models.runtime import resolve_device, tune_cpu_allocator
 from mrsisr.models.weights import save_weights
@@ -92,7 +92,8 @@ class TrainConfig:
 
     @property
     def uses_adversarial(self) -> bool:
-        return self.variant == "mcm" if self.adversarial is None else bool(self.adversarial)
+        """The WGAN term on λ: by default for the variants that take λ as an input (the variants table)."""
+        return variant_spec(self.variant).uses_lambda if self.adversarial is None else bool(self.adversarial)
 
 
 def _critic_input(batch, maps: torch.Tensor) -> torch.Tensor:
