@@ -218,6 +218,27 @@ def test_corrupt_and_mismatched_weights_give_clear_errors(tmp_path):
         load_model(tmp_path / "mismatch.safetensors")
 
 
+def test_weights_record_the_metabolite_order_and_the_loader_checks_it(tmp_path, monkeypatch):
+    import mrsisr
+    from safetensors.torch import load_file, save_file
+
+    from mrsisr.inference import DEFAULT_WEIGHTS
+    from mrsisr.models.weights import LEGACY_METABOLITES, read_metadata
+
+    good = save_weights(build("mcm", **TINY), tmp_path / "good.safetensors")
+    assert json.loads(read_metadata(good)["metabolites"]) == list(mrsisr.METABOLITES)
+    assert "metabolites" not in read_metadata(DEFAULT_WEIGHTS)  # the packaged file: the legacy order
+    assert load_model(DEFAULT_WEIGHTS).variant == "mcm" and LEGACY_METABOLITES == mrsisr.METABOLITES
+    metadata = {**read_metadata(good), "metabolites": json.dumps(list(reversed(mrsisr.METABOLITES)))}
+    save_file(load_file(str(good)), str(tmp_path / "reordered.safetensors"), metadata=metadata)
+    with pytest.raises(WeightsError, match="embeds the metabolites in the order"):
+        load_model(tmp_path / "reordered.safetensors")
+    monkeypatch.setattr(mrsisr, "METABOLITES", mrsisr.METABOLITES + ("GABA",))  # an 8th metabolite
+    with pytest.raises(WeightsError, match=r"this mrsisr indexes \[.*'GABA'\]"):
+        load_model(DEFAULT_WEIGHTS)
+    assert load_model(save_weights(build("filter-scaling", **TINY), tmp_path / "fs.safetensors"))  # no embedding
+
+
 def test_torchrun_data_parallel_training_on_cpu(dataset_dir, tmp_path):
     """Two processes (gloo) train one model through DistributedDataParallel."""
     import os
