@@ -105,6 +105,13 @@ def test_discriminator_scores_a_block():
     assert critic(torch.rand(3, 4, 48, 48, 3)).shape == (3,)
 
 
+def test_discriminator_has_the_authors_1284129_parameters_and_no_convolution_bias():
+    critic = build("discriminator")
+    assert count(critic) == 1_284_129
+    convolutions = [critic.first, *critic.rest]
+    assert len(convolutions) == 4 and all(conv.bias is None for conv in convolutions)
+
+
 @pytest.mark.parametrize("kwargs, match", [
     ({"base_features": 0}, "base_features"),
     ({"latent_width": -1}, "latent_width"),
