@@ -259,3 +259,20 @@ def test_torchrun_data_parallel_training_on_cpu(dataset_dir, tmp_path):
     card = json.loads((out / "model.json").read_text())
     assert card["processes"] == 2 and card["steps"] > 0
     assert load_model(out / "model.safetensors").variant == "mcm"
+
+
+@pytest.mark.parametrize("module, prog", [("mrsisr.training.cli", "mrsisr-train"),
+                                          ("mrsisr.evaluation.cli", "mrsisr-evaluate"),
+                                          ("mrsisr.synth.cli", "mrsisr-synth"),
+                                          ("mrsisr.training.cohort", "mrsisr-prepare")])
+def test_library_command_lines_are_built_one_way(module, prog, capsys):
+    """Like the app's: ``_build_parser()``, ``parse_args(argv)`` and ``main(argv) -> int``."""
+    import argparse
+    import importlib
+
+    cli = importlib.import_module(module)
+    assert isinstance(cli._build_parser(), argparse.ArgumentParser) and cli._build_parser().prog == prog
+    with pytest.raises(SystemExit) as exit_info:
+        cli.parse_args(["--help"])
+    assert exit_info.value.code == 0 and f"usage: {prog}" in capsys.readouterr().out
+    assert callable(cli.main)

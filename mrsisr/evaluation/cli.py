@@ -27,10 +27,10 @@ import numpy as np
 from mrsisr import METABOLITES, TRAINED_MATRIX_SIZES
 from mrsisr.evaluation import runner, summary as summ
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "parse_args"]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mrsisr-evaluate", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("data", type=Path, help="prepared-slice folder or BIDS dataset")
@@ -101,8 +101,14 @@ def _methods(args: argparse.Namespace):
     return methods, models
 
 
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse the command line (usage errors exit with code 2)."""
+    return _build_parser().parse_args(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run ``mrsisr-evaluate``; 0 on success, 2 when the data or the weights cannot be used."""
+    args = parse_args(argv)
     try:
         subjects = _load_subjects(args)
         if not subjects:
