@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from mrsisr import METABOLITES, TRAINED_MATRIX_SIZES, kspace
+from mrsisr.defaults import BATCH_SIZE
 from mrsisr.models.runtime import resolve_device, tune_cpu_allocator
 from mrsisr.models.weights import load_model, sha256
 from mrsisr.slices import map_scale, scale_mri
@@ -61,7 +62,8 @@ def load_for_inference(weights: str | Path | None = None, device: str = "auto",
 
 @torch.inference_mode()
 def super_resolve_maps(model: torch.nn.Module, lr: np.ndarray, t1: np.ndarray, flair: np.ndarray, n: int,
-                       metabolites: list[str], sharpness: list[float], batch_size: int = 16) -> np.ndarray:
+                       metabolites: list[str], sharpness: list[float],
+                       batch_size: int = BATCH_SIZE) -> np.ndarray:
     """Super-resolve zero-filled maps.
 
     Args:
@@ -106,7 +108,7 @@ def output_mask(mask: np.ndarray, n: int, size: int) -> np.ndarray:
 def super_resolve_volume(model: torch.nn.Module, maps: np.ndarray, mask: np.ndarray, t1_3x: np.ndarray,
                          flair_3x: np.ndarray, slices: list[int], metabolites: list[str], sharpness: list[float],
                          target_matrix: int = 64, simulate_matrix: int | None = None, slice_offset: int = 0,
-                         batch_size: int = 16) -> dict[str, np.ndarray]:
+                         batch_size: int = BATCH_SIZE) -> dict[str, np.ndarray]:
     """Super-resolve the selected slices of a subject's maps.
 
     Args:

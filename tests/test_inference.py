@@ -184,3 +184,15 @@ def test_loading_the_inference_path_pulls_in_no_training_dependency(module):
             "if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_batch_size_defaults_come_from_mrsisr_defaults():
+    import inspect
+
+    from mrsisr import defaults, inference
+    from mrsisr.evaluation import runner
+
+    for function in (inference.super_resolve_maps, inference.super_resolve_volume, runner.model_method,
+                     runner.mismatch_study):
+        assert inspect.signature(function).parameters["batch_size"].default == defaults.BATCH_SIZE == 8
+    assert evaluate_cli.parse_args(["data"]).batch_size == defaults.BATCH_SIZE

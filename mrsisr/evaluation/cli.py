@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from mrsisr import METABOLITES, TRAINED_MATRIX_SIZES
+from mrsisr.defaults import BATCH_SIZE
 from mrsisr.evaluation import runner, summary as summ
 
 __all__ = ["main", "parse_args"]
@@ -56,7 +57,7 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out-dir", type=Path, help="write rows.csv, summary.md, summary.json and PNG plots here")
     parser.add_argument("--work-dir", type=Path, help="prepared slices of a BIDS input go under WORK_DIR/derivatives (default: DATA-eval)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="maps per forward pass")
     parser.add_argument("--quiet", action="store_true")
     return parser
 

@@ -15,6 +15,7 @@ import torch
 from scipy import ndimage
 
 from mrsisr import METABOLITES, kspace
+from mrsisr.defaults import BATCH_SIZE
 from mrsisr.inference import super_resolve_maps
 from mrsisr.metrics import high_frequency_error, map_metrics, sharpness
 from mrsisr.models import variant_spec
@@ -35,7 +36,7 @@ class Method:
     uses_lambda: bool = False
 
 
-def model_method(name: str, model: torch.nn.Module, batch_size: int = 16) -> Method:
+def model_method(name: str, model: torch.nn.Module, batch_size: int = BATCH_SIZE) -> Method:
     """The network (conditioned on the true n, metabolite and λ)."""
     def predict(data: SubjectSlices, lr: np.ndarray, n: int, lam: float) -> np.ndarray:
         return super_resolve_maps(model, lr, data.t1.astype(np.float32), data.flair.astype(np.float32), n,
@@ -98,7 +99,7 @@ def evaluate(subjects: list[SubjectSlices], methods: list[Method], matrix_sizes:
 
 
 def mismatch_study(subjects: list[SubjectSlices], model: torch.nn.Module, matrix_sizes: list[int],
-                   batch_size: int = 16) -> dict[str, np.ndarray]:
+                   batch_size: int = BATCH_SIZE) -> dict[str, np.ndarray]:
     """The paper's Fig. 2: mean SSIM when the conditions disagree with the input.
 
     Returns ``{"n": (len(sizes), len(sizes)) [input n, condition n], "metabolite": (7, 7) [input met,
