@@ -50,3 +50,32 @@ def test_cut_slices_keeps_the_selected_slices_and_round_trips(tmp_path):
     assert back.metabolites == ("NAA", "tCr") and back.slices.tolist() == [1, 2]
     with pytest.raises(ValueError, match="not all inside the MRI crop"):
         cut_slices("01", maps, mask, mri, mri, [0], ["NAA", "tCr"], np.eye(4), slice_offset=1)
+
+
+def _imports(path) -> set[str]:
+    """Every module a source file imports, lazy imports inside functions included."""
+    import ast
+
+    tree = ast.parse(path.read_text())
+    names = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    return names | {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+
+
+def test_training_evaluation_and_the_export_node_import_one_way():
+    """Training and evaluation use the library, not each other or the app; the export node not training."""
+    from pathlib import Path
+
+    import mrsisr
+
+    root = Path(mrsisr.__file__).parent
+    forbidden = {"training": ("mrsisr.evaluation", "mrsisr.bids_app", "mrsisr.interfaces", "mrsisr.workflows"),
+                 "evaluation": ("mrsisr.training", "mrsisr.bids_app", "mrsisr.interfaces", "mrsisr.workflows")}
+    for package, banned in forbidden.items():
+        for path in (root / package).glob("*.py"):
+            bad = sorted(name for name in _imports(path) if name.startswith(banned))
+            assert not bad, f"{path.relative_to(root)} imports {bad}"
+    for path in [root / "interfaces" / "export.py", root / "inference.py", root / "slices.py", root / "metrics.py",
+                 root / "quality.py", *(root / "models").glob("*.py")]:
+        bad = sorted(name for name in _imports(path)
+                     if name.startswith(("mrsisr.training", "mrsisr.evaluation", "mrsisr.bids_app")))
+        assert not bad, f"{path.relative_to(root)} imports {bad}"
