@@ -122,7 +122,8 @@ def truncate(hr: ArrayLike, n: MatrixSize) -> ArrayLike:
 def crop_acquisition(hr: np.ndarray, n: int) -> np.ndarray:
     """The complex ``n×n`` image an ``n×n`` acquisition of ``hr`` would give, in physical units.
 
-    The image on the coarse grid of the same field of view (a constant map keeps its value). Its k-space is the central ``n×n`` block of ``hr``'s k-space scaled by ``n/N``, so that
+    It lies on the coarse grid of the same field of view (a constant map keeps its value). Its k-space
+    is the central ``n×n`` block of ``hr``'s k-space scaled by ``n/N``, so that
     ``zero_fill(crop_acquisition(hr, n), N)`` equals ``truncate(hr, n)`` before the magnitude.
     """
     size = hr.shape[-1]
