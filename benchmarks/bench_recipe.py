@@ -19,7 +19,7 @@ import time
 import torch
 
 from machine import describe
-from mrsisr.training.data import load_dataset
+from mrsisr.slices import load_dataset
 from mrsisr.training.trainer import TrainConfig, Trainer
 
 

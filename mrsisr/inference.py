@@ -18,7 +18,10 @@ import numpy as np
 import torch
 
 from mrsisr import METABOLITES, TRAINED_MATRIX_SIZES, kspace
+from mrsisr.defaults import BATCH_SIZE
+from mrsisr.models.runtime import resolve_device, tune_cpu_allocator
 from mrsisr.models.weights import load_model, sha256
+from mrsisr.slices import map_scale, scale_mri
 
 __all__ = ["DEFAULT_WEIGHTS", "ModelInfo", "load_for_inference", "super_resolve_maps", "super_resolve_volume",
            "output_mask"]
@@ -44,10 +47,6 @@ class ModelInfo:
 def load_for_inference(weights: str | Path | None = None, device: str = "auto",
                        omp_nthreads: int | None = None) -> tuple[torch.nn.Module, ModelInfo]:
     """Load a weights file (default: the packaged model) in eval mode on ``device``."""
-    from mrsisr.training.trainer import resolve_device
-
-    from mrsisr.models.runtime import tune_cpu_allocator
-
     path = Path(weights) if weights else DEFAULT_WEIGHTS
     tune_cpu_allocator()
     if omp_nthreads:
@@ -61,19 +60,10 @@ def load_for_inference(weights: str | Path | None = None, device: str = "auto",
     return model, info
 
 
-def _scale(maps: np.ndarray) -> np.ndarray:
-    peak = maps.max(axis=(-2, -1), keepdims=True)
-    return np.where(peak > 0, peak, 1.0)
-
-
-def _mri_scaled(blocks: np.ndarray) -> np.ndarray:
-    peak = blocks.reshape(len(blocks), -1).max(axis=1).reshape(-1, 1, 1, 1)
-    return (blocks / np.where(peak > 0, peak, 1.0)).astype(np.float32)
-
-
 @torch.inference_mode()
 def super_resolve_maps(model: torch.nn.Module, lr: np.ndarray, t1: np.ndarray, flair: np.ndarray, n: int,
-                       metabolites: list[str], sharpness: list[float], batch_size: int = 16) -> np.ndarray:
+                       metabolites: list[str], sharpness: list[float],
+                       batch_size: int = BATCH_SIZE) -> np.ndarray:
     """Super-resolve zero-filled maps.
 
     Args:
@@ -92,9 +82,9 @@ def super_resolve_maps(model: torch.nn.Module, lr: np.ndarray, t1: np.ndarray, f
     if unknown:
         raise ValueError(f"the network knows {list(METABOLITES)}, not {unknown}")
     device = next(model.parameters()).device
-    scale = _scale(lr)
+    scale = map_scale(lr)
     lr_scaled = torch.from_numpy((lr / scale).astype(np.float32))
-    t1_t, flair_t = torch.from_numpy(_mri_scaled(t1)), torch.from_numpy(_mri_scaled(flair))
+    t1_t, flair_t = torch.from_numpy(scale_mri(t1)), torch.from_numpy(scale_mri(flair))
     slices = lr.shape[0]
     out = np.zeros((len(sharpness),) + lr.shape, dtype=np.float32)
     for li, lam in enumerate(sharpness):
@@ -118,7 +108,7 @@ def output_mask(mask: np.ndarray, n: int, size: int) -> np.ndarray:
 def super_resolve_volume(model: torch.nn.Module, maps: np.ndarray, mask: np.ndarray, t1_3x: np.ndarray,
                          flair_3x: np.ndarray, slices: list[int], metabolites: list[str], sharpness: list[float],
                          target_matrix: int = 64, simulate_matrix: int | None = None, slice_offset: int = 0,
-                         batch_size: int = 16) -> dict[str, np.ndarray]:
+                         batch_size: int = BATCH_SIZE) -> dict[str, np.ndarray]:
     """Super-resolve the selected slices of a subject's maps.
 
     Args:

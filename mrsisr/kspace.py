@@ -122,7 +122,8 @@ def truncate(hr: ArrayLike, n: MatrixSize) -> ArrayLike:
 def crop_acquisition(hr: np.ndarray, n: int) -> np.ndarray:
     """The complex ``n×n`` image an ``n×n`` acquisition of ``hr`` would give, in physical units.
 
-    Its k-space is the central ``n×n`` block of ``hr``'s k-space scaled by ``n/N``, so that
+    It lies on the coarse grid of the same field of view (a constant map keeps its value). Its k-space
+    is the central ``n×n`` block of ``hr``'s k-space scaled by ``n/N``, so that
     ``zero_fill(crop_acquisition(hr, n), N)`` equals ``truncate(hr, n)`` before the magnitude.
     """
     size = hr.shape[-1]
@@ -162,6 +163,7 @@ def data_consistency(
     size = output.shape[-1]
     mask = central_mask(size, n, device=output.device if _is_torch(output) else None)
     if _is_torch(output):
+        mask = torch.as_tensor(mask, device=output.device)  # an integer n gives a numpy mask
         if mask.ndim == 4 and output.ndim == 3:
             mask = mask[:, 0]
         merged = torch.where(mask, fft2c(lr.to(output.dtype)), fft2c(output))

@@ -32,20 +32,6 @@ MAY_IMPORT = {
 #: Third-party packages a layer must not import.
 FORBIDDEN_PACKAGES = {"models": {"nipype", "bids"}, "library": {"nipype"}, "training": {"nipype"}}
 
-#: Today's violations (module → module), being removed on other branches (issue 15). The integrator
-#: deletes each entry once its branch is merged; ``test_allowed_violations_still_exist`` says which.
-ALLOWED = {
-    ("mrsisr.evaluation.bids_input", "mrsisr.bids_app.cli"): "the library should call the workflow builders",
-    ("mrsisr.evaluation.bids_input", "mrsisr.bids_app.group"): "the library should call the workflow builders",
-    ("mrsisr.evaluation.cli", "mrsisr.training.data"): "prepared slices belong in mrsisr/slices.py",
-    ("mrsisr.evaluation.figures", "mrsisr.training.data"): "prepared slices belong in mrsisr/slices.py",
-    ("mrsisr.evaluation.runner", "mrsisr.training.data"): "prepared slices belong in mrsisr/slices.py",
-    ("mrsisr.inference", "mrsisr.training.trainer"): "resolve_device belongs in mrsisr/models/runtime.py",
-    ("mrsisr.interfaces.export", "mrsisr.training.data"): "prepared slices belong in mrsisr/slices.py",
-    ("mrsisr.interfaces.export", "mrsisr.training.prepare"): "one route to prepared slices, below both",
-    ("mrsisr.training.cohort", "mrsisr.interfaces.quality"): "the quality algorithms belong in mrsisr/quality.py",
-    ("mrsisr.training.trainer", "mrsisr.evaluation.metrics"): "metrics belong in mrsisr/metrics.py",
-}
 
 
 def _modules() -> dict[str, Path]:
@@ -114,7 +100,6 @@ def test_imports_run_one_way():
         f"{module} ({layer_of(module)}) imports {target} ({layer_of(target)})"
         for module, target in EDGES
         if target.startswith("mrsisr") and layer_of(target) not in MAY_IMPORT[layer_of(module)]
-        and (module, target) not in ALLOWED
     )
     assert not wrong, "imports against the layers (docs/architecture.md):\n" + "\n".join(wrong)
 
@@ -123,12 +108,6 @@ def test_forbidden_packages():
     wrong = sorted(f"{module} imports {target}" for module, target in EDGES
                    if target in FORBIDDEN_PACKAGES.get(layer_of(module), set()))
     assert not wrong, "\n".join(wrong)
-
-
-@pytest.mark.parametrize("edge", sorted(ALLOWED))
-def test_allowed_violations_still_exist(edge):
-    """An allowed violation that is gone must leave the list, so the list only shrinks."""
-    assert edge in EDGES, f"{edge[0]} no longer imports {edge[1]}: delete it from ALLOWED"
 
 
 def test_nodes_are_thin():

@@ -15,7 +15,7 @@ from mrsisr.interfaces.export import ExportSlices
 from mrsisr.interfaces.superres import SuperResolve
 from mrsisr.models import build
 from mrsisr.models.weights import save_weights
-from mrsisr.training.data import load_subject
+from mrsisr.slices import load_subject
 
 N, Z = 16, 4
 METS = ["NAA", "tCho"]
@@ -168,3 +168,31 @@ def test_evaluate_slice_step_scores_every_kth_slice(weights, subject, tmp_path):
 
 def test_evaluate_refuses_unknown_subjects(weights, tmp_path):
     assert evaluate_cli.main([str(tmp_path), "--weights", str(weights)]) == 2
+
+
+
+@pytest.mark.parametrize("module", ["mrsisr.inference", "mrsisr.interfaces.superres"])
+def test_loading_the_inference_path_pulls_in_no_training_dependency(module):
+    """Importing the SuperResolve path and loading the model needs torch and the network, not the trainer's
+    progress bar (``tqdm.auto``), MS-SSIM loss or the training package (torch itself imports plain ``tqdm``)."""
+    import subprocess
+    import sys
+
+    code = (f"import sys, {module}; from mrsisr.inference import load_for_inference; "
+            "load_for_inference(None, 'cpu'); "
+            "print(sorted(m for m in ('tqdm.auto', 'pytorch_msssim', 'mrsisr.training', 'mrsisr.losses') "
+            "if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_batch_size_defaults_come_from_mrsisr_defaults():
+    import inspect
+
+    from mrsisr import defaults, inference
+    from mrsisr.evaluation import runner
+
+    for function in (inference.super_resolve_maps, inference.super_resolve_volume, runner.model_method,
+                     runner.mismatch_study):
+        assert inspect.signature(function).parameters["batch_size"].default == defaults.BATCH_SIZE == 8
+    assert evaluate_cli.parse_args(["data"]).batch_size == defaults.BATCH_SIZE

@@ -1,4 +1,4 @@
-"""Tests of the quality filter and slice selection (mrsisr.interfaces.quality, mrsisr.grid)."""
+"""Tests of the quality filter and slice selection (mrsisr.quality, its nodes, mrsisr.grid)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from mrsisr.grid import brain_mask_on_grid, mask_fraction_on_grid
-from mrsisr.interfaces.quality import (
-    MIN_VALID_FRACTION, QualityFilter, SelectSlices, filter_quality_files, quality_mask,
-    select_slices, select_slices_file,
-)
+from mrsisr.defaults import MIN_VALID_FRACTION
+from mrsisr.interfaces.quality import QualityFilter
+from mrsisr.interfaces.selection import SelectSlices
+from mrsisr.quality import filter_quality_files, quality_mask, select_slices, select_slices_file
 
 MRSI_AFFINE = np.diag([4.0, 4.0, 4.0, 1.0])  # voxel (i, j, k) covers [4i-2, 4i+2) mm, ...
 
@@ -56,14 +56,14 @@ def maps(tmp_path):
         "metabolites": ["NAA", "tCho"],
         "snr_file": _save(tmp_path / "snr.nii.gz", snr),
         "fwhm_file": _save(tmp_path / "fwhm.nii.gz", fwhm),
-        "crlb_file": _save(tmp_path / "crlb.nii.gz", crlb),
+        "sd_file": _save(tmp_path / "crlb.nii.gz", crlb),
         "valid_file": _save(tmp_path / "valid.nii.gz", valid),
         "brain_mask": _save(tmp_path / "brain.nii.gz", brain, np.eye(4)),
     }
 
 
 # ---------------------------------------------------------------- pure functions
-@pytest.mark.parametrize("module", ["mrsisr.grid", "mrsisr.interfaces.quality"])
+@pytest.mark.parametrize("module", ["mrsisr.grid", "mrsisr.quality", "mrsisr.interfaces.quality", "mrsisr.interfaces.selection"])
 def test_docstring_examples_run(module):
     import importlib
 
@@ -201,13 +201,13 @@ def test_bad_inputs_raise_specific_errors(maps, tmp_path):
     with pytest.raises(ValueError, match="covers no voxel of the MRSI grid"):
         filter_quality_files(out_dir=tmp_path, **{**maps, "brain_mask": away})
     with pytest.raises(ValueError, match="crlb_max is set"):
-        filter_quality_files(out_dir=tmp_path, crlb_max=20.0, **{**maps, "crlb_file": None})
+        filter_quality_files(out_dir=tmp_path, crlb_max=20.0, **{**maps, "sd_file": None})
     empty = _save(tmp_path / "empty_brain.nii.gz", np.zeros((4, 4, 4), np.uint8), np.eye(4))
     with pytest.raises(ValueError, match="empty"):
         filter_quality_files(out_dir=tmp_path, **{**maps, "brain_mask": empty})
     three = _save(tmp_path / "crlb3.nii.gz", np.zeros((10, 10, 10, 3)))
     with pytest.raises(ValueError, match="3 volumes but 2 metabolites"):
-        filter_quality_files(out_dir=tmp_path, **{**maps, "crlb_file": three})
+        filter_quality_files(out_dir=tmp_path, **{**maps, "sd_file": three})
     flat = _save(tmp_path / "snr2d.nii.gz", np.zeros((10, 10)))
     with pytest.raises(ValueError, match="2-D"):
         filter_quality_files(out_dir=tmp_path, **{**maps, "snr_file": flat})
@@ -220,7 +220,7 @@ def test_bad_inputs_raise_specific_errors(maps, tmp_path):
 
 def test_quality_filter_node_standalone(maps, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    result = QualityFilter(**{k: v for k, v in maps.items() if k != "crlb_file"}).run()
+    result = QualityFilter(**{k: v for k, v in maps.items() if k != "sd_file"}).run()
     assert os.path.isfile(result.outputs.mask_file)
     assert os.path.isfile(result.outputs.brain_fraction_file)
     rows = _read_tsv(result.outputs.counts_file)
@@ -311,7 +311,7 @@ def test_quality_and_selection_in_a_workflow(maps, tmp_path):
 
 def test_skull_rim_is_a_distance_not_a_voxel_count():
     """A 16×16 acquisition (13.6 mm voxels) must not lose a 13.6 mm rim of brain."""
-    from mrsisr.interfaces.quality import erosion_voxels
+    from mrsisr.quality import erosion_voxels
 
     assert [erosion_voxels(np.diag([size, size, 3.4, 1.0])) for size in (3.4, 6.8, 9.07, 13.6)] == [1, 1, 0, 0]
     assert erosion_voxels(np.diag([13.6, 13.6, 3.4, 1.0]), erode_mm=13.6) == 1

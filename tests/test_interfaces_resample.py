@@ -186,7 +186,7 @@ def test_resample_node_standalone(mri_files, tmp_path, monkeypatch):
 def test_select_then_resample_in_a_workflow(mri_files, tmp_path):
     from nipype.pipeline import engine as pe
 
-    from mrsisr.interfaces.quality import SelectSlices
+    from mrsisr.interfaces.selection import SelectSlices
 
     quality = np.zeros((8, 8, 5), np.uint8)
     quality[:, :, 2:4] = 1

@@ -81,3 +81,21 @@ def test_coarse_grid_affine_aligns_centre_voxels():
     coarse = kspace.coarse_grid_affine(fine, 64, 16)
     np.testing.assert_allclose(coarse @ [8, 8, 5, 1], fine @ [32, 32, 5, 1])
     np.testing.assert_allclose(np.diag(coarse)[:3], [13.6, 13.6, 3.4])
+
+
+@pytest.mark.parametrize("n", [16, 22])
+def test_data_consistency_takes_torch_tensors_with_an_integer_n(hr_map, n):
+    lr = kspace.truncate(hr_map, n)
+    output = np.random.default_rng(n).random((64, 64))
+    expected = kspace.data_consistency(lr, output, n)
+    for shape in ((64, 64), (1, 1, 64, 64)):
+        got = kspace.data_consistency(torch.from_numpy(lr).reshape(shape), torch.from_numpy(output).reshape(shape), n)
+        assert isinstance(got, torch.Tensor) and got.shape == shape
+        np.testing.assert_allclose(got.reshape(64, 64).numpy(), expected, atol=1e-12)
+
+
+def test_synthetic_acquisition_is_the_kspace_crop(hr_map):
+    from mrsisr.synth.geometry import kspace_truncate
+
+    np.testing.assert_array_equal(kspace_truncate(hr_map, 16), kspace.crop_acquisition(hr_map, 16))
+    assert np.isclose(kspace_truncate(np.full((64, 64), 3.0), 16).real.mean(), 3.0)  # physical units

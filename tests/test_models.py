@@ -105,6 +105,13 @@ def test_discriminator_scores_a_block():
     assert critic(torch.rand(3, 4, 48, 48, 3)).shape == (3,)
 
 
+def test_discriminator_has_the_authors_1284129_parameters_and_no_convolution_bias():
+    critic = build("discriminator")
+    assert count(critic) == 1_284_129
+    convolutions = [critic.first, *critic.rest]
+    assert len(convolutions) == 4 and all(conv.bias is None for conv in convolutions)
+
+
 @pytest.mark.parametrize("kwargs, match", [
     ({"base_features": 0}, "base_features"),
     ({"latent_width": -1}, "latent_width"),
@@ -153,3 +160,31 @@ def test_fold_depth_matches_conv3d():
     replicated = x[..., :1].expand_as(x)
     got = torch.nn.functional.conv2d(x[..., 0], fold_depth(weight, replicated=True), padding=1)
     torch.testing.assert_close(got, fold(torch.nn.functional.conv3d(replicated, weight, padding=1)), atol=1e-5, rtol=1e-5)
+
+
+def test_the_variants_table_drives_the_factory_the_trainer_and_the_evaluator():
+    from mrsisr.evaluation.runner import model_method
+    from mrsisr.models import VARIANT_TABLE
+    from mrsisr.training.trainer import TrainConfig
+
+    assert GENERATORS == {"unconditioned": (), "amlayer": ("n",), "hypernetworks": ("n",), "filter-scaling": ("n",),
+                          "filter-scaling-met": ("n", "metabolite"), "mcm": ("n", "metabolite", "lam")}
+    for name, spec in VARIANT_TABLE.items():
+        model = build(name, **TINY)
+        assert model.uses == spec.conditions
+        assert TrainConfig(variant=name).uses_adversarial is spec.uses_lambda
+        assert model_method(name, model).uses_lambda is spec.uses_lambda
+    assert [name for name, spec in VARIANT_TABLE.items() if spec.uses_lambda] == ["mcm"]
+
+
+def test_an_unknown_or_incomplete_variant_entry_is_an_error():
+    from mrsisr.models import Variant
+
+    with pytest.raises(ValueError, match="unknown convolutions 'filter-scaling-lam'"):
+        Variant(convolutions="filter-scaling-lam", normalisations="instance", uses_lambda=False)
+    with pytest.raises(ValueError, match="unknown normalisations"):
+        Variant(convolutions="plain", normalisations="batch", uses_lambda=False)
+    with pytest.raises(ValueError, match="contradicts the conditioning"):
+        Variant(convolutions="plain", normalisations="instance", uses_lambda=True)
+    with pytest.raises(TypeError):
+        Variant(convolutions="plain", normalisations="instance")  # no silent default for λ

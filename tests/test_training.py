@@ -9,8 +9,8 @@ import torch
 from mrsisr.losses import critic_loss, generator_loss, masked_l1, masked_ms_ssim
 from mrsisr.models import build
 from mrsisr.models.weights import WeightsError, load_model, save_weights
-from mrsisr.training.data import (BatchSampler, SubjectSlices, augment, kfold_split, load_dataset, make_batch,
-                                  save_subject)
+from mrsisr.slices import SubjectSlices, kfold_split, load_dataset, save_subject
+from mrsisr.training.data import BatchSampler, augment, make_batch
 from mrsisr.training.trainer import TrainConfig, Trainer
 
 TINY = {"base_features": 2, "latent_width": 4, "sharpness_width": 4}
@@ -218,6 +218,27 @@ def test_corrupt_and_mismatched_weights_give_clear_errors(tmp_path):
         load_model(tmp_path / "mismatch.safetensors")
 
 
+def test_weights_record_the_metabolite_order_and_the_loader_checks_it(tmp_path, monkeypatch):
+    import mrsisr
+    from safetensors.torch import load_file, save_file
+
+    from mrsisr.inference import DEFAULT_WEIGHTS
+    from mrsisr.models.weights import LEGACY_METABOLITES, read_metadata
+
+    good = save_weights(build("mcm", **TINY), tmp_path / "good.safetensors")
+    assert json.loads(read_metadata(good)["metabolites"]) == list(mrsisr.METABOLITES)
+    assert "metabolites" not in read_metadata(DEFAULT_WEIGHTS)  # the packaged file: the legacy order
+    assert load_model(DEFAULT_WEIGHTS).variant == "mcm" and LEGACY_METABOLITES == mrsisr.METABOLITES
+    metadata = {**read_metadata(good), "metabolites": json.dumps(list(reversed(mrsisr.METABOLITES)))}
+    save_file(load_file(str(good)), str(tmp_path / "reordered.safetensors"), metadata=metadata)
+    with pytest.raises(WeightsError, match="embeds the metabolites in the order"):
+        load_model(tmp_path / "reordered.safetensors")
+    monkeypatch.setattr(mrsisr, "METABOLITES", mrsisr.METABOLITES + ("GABA",))  # an 8th metabolite
+    with pytest.raises(WeightsError, match=r"this mrsisr indexes \[.*'GABA'\]"):
+        load_model(DEFAULT_WEIGHTS)
+    assert load_model(save_weights(build("filter-scaling", **TINY), tmp_path / "fs.safetensors"))  # no embedding
+
+
 def test_torchrun_data_parallel_training_on_cpu(dataset_dir, tmp_path):
     """Two processes (gloo) train one model through DistributedDataParallel."""
     import os
@@ -238,3 +259,20 @@ def test_torchrun_data_parallel_training_on_cpu(dataset_dir, tmp_path):
     card = json.loads((out / "model.json").read_text())
     assert card["processes"] == 2 and card["steps"] > 0
     assert load_model(out / "model.safetensors").variant == "mcm"
+
+
+@pytest.mark.parametrize("module, prog", [("mrsisr.training.cli", "mrsisr-train"),
+                                          ("mrsisr.evaluation.cli", "mrsisr-evaluate"),
+                                          ("mrsisr.synth.cli", "mrsisr-synth"),
+                                          ("mrsisr.training.cohort", "mrsisr-prepare")])
+def test_library_command_lines_are_built_one_way(module, prog, capsys):
+    """Like the app's: ``_build_parser()``, ``parse_args(argv)`` and ``main(argv) -> int``."""
+    import argparse
+    import importlib
+
+    cli = importlib.import_module(module)
+    assert isinstance(cli._build_parser(), argparse.ArgumentParser) and cli._build_parser().prog == prog
+    with pytest.raises(SystemExit) as exit_info:
+        cli.parse_args(["--help"])
+    assert exit_info.value.code == 0 and f"usage: {prog}" in capsys.readouterr().out
+    assert callable(cli.main)

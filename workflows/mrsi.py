@@ -161,8 +161,9 @@ def init_mrsi_wf(*, options: MRSIOptions = MRSIOptions(), name: str = "mrsi_wf")
         Prepared-slice file (only with ``export_slices``).
     """
     from mrsisr.interfaces.maps import LoadMetaboliteMaps
-    from mrsisr.interfaces.quality import QualityFilter, SelectSlices
+    from mrsisr.interfaces.quality import QualityFilter
     from mrsisr.interfaces.resample import ResampleToMRSIGrid
+    from mrsisr.interfaces.selection import SelectSlices
     from mrsisr.interfaces.superres import SuperResolve
 
     workflow = pe.Workflow(name=name)

@@ -1,34 +1,31 @@
-"""Prepared slices of a BIDS dataset for ``mrsisr-evaluate``: run (or reuse) the participant level."""
+"""Prepared slices of a BIDS dataset for ``mrsisr-evaluate``, through the one preparation route."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from mrsisr.preparation import PrepareOptions, prepare_bids_subjects
+from mrsisr.slices import training_slices_dir
+
 __all__ = ["prepare_from_bids"]
 
 
-def prepare_from_bids(bids_dir: Path, out_dir: Path, device: str = "auto", nprocs: int = 2) -> Path:
-    """The ``training/slices`` folder of ``mrsisr BIDS_DIR OUT_DIR participant --export-slices``.
+def prepare_from_bids(bids_dir: Path, out_dir: Path, nprocs: int = 2,
+                      options: PrepareOptions = PrepareOptions()) -> Path:
+    """The prepared slices of every participant of ``bids_dir``, under ``out_dir/derivatives/training/slices``.
 
-    Participants whose slices are already there are reused; the others are processed (high-resolution
-    maps, python or FSL backends as available). Raises ``RuntimeError`` if nothing could be prepared.
+    That is where ``mrsisr … participant --export-slices`` writes them, so slices already there (from
+    either) are reused; the others are prepared by :func:`mrsisr.preparation.prepare_bids_subject` from
+    the high-resolution maps (the exported slices are the N×N maps themselves, which the evaluation
+    truncates to every requested n). Raises ``RuntimeError`` if nothing could be prepared.
     """
-    from mrsisr.bids_app.cli import main as app
-    from mrsisr.bids_app.group import training_slices_dir
-
-    out_dir = Path(out_dir)
-    slices_dir = training_slices_dir(out_dir / "derivatives")
+    slices_dir = training_slices_dir(Path(out_dir) / "derivatives")
     available = sorted(p.name[4:] for p in Path(bids_dir).glob("sub-*") if p.is_dir())
     done = {p.name.split("_")[0][4:] for p in slices_dir.glob("sub-*_slices.npz")}
     todo = [label for label in available if label not in done]
-    if todo:
-        # The simulated n only names the participant level's SR outputs; the exported slices are the
-        # N×N maps themselves, which the evaluation truncates to every requested n.
-        code = app([str(bids_dir), str(out_dir / "derivatives"), "participant", "--simulate-matrix", "16",
-                    "--export-slices", "--skip-bids-validation", "--no-reports", "--device", device,
-                    "-w", str(out_dir / "work"), "--nprocs", str(nprocs), "--participant-label", *todo])
-        if code not in (0, 1):
-            raise RuntimeError(f"the participant level on {bids_dir} failed with exit code {code}")
+    failures = [f"sub-{subject}: {outcome}" for subject, outcome, _ in
+                prepare_bids_subjects(bids_dir, todo, slices_dir, options, nprocs=nprocs)
+                if outcome.startswith("FAILED")]
     if not any(slices_dir.glob("*_slices.npz")):
-        raise RuntimeError(f"no participant of {bids_dir} could be prepared (see {out_dir / 'work'})")
+        raise RuntimeError(f"no participant of {bids_dir} could be prepared: {'; '.join(failures) or 'none found'}")
     return slices_dir

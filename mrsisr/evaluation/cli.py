@@ -11,8 +11,8 @@ Examples::
     mrsisr-evaluate prepared/ --weights default --sharpness 0 0.03 0.06 0.09 --mismatch --out-dir figs/
 
 ``DATA`` is a folder of prepared slices (``*_slices.npz``) or a BIDS dataset whose LCModel
-derivatives hold high-resolution (N×N) maps; a BIDS dataset is first run through
-``mrsisr … participant`` (outputs reused when present) to prepare its slices.
+derivatives hold high-resolution (N×N) maps; a BIDS dataset's slices are first prepared as
+``mrsisr-prepare`` does (slices already there are reused).
 """
 
 from __future__ import annotations
@@ -25,12 +25,13 @@ from pathlib import Path
 import numpy as np
 
 from mrsisr import METABOLITES, TRAINED_MATRIX_SIZES
+from mrsisr.defaults import BATCH_SIZE
 from mrsisr.evaluation import runner, summary as summ
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "parse_args"]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mrsisr-evaluate", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("data", type=Path, help="prepared-slice folder or BIDS dataset")
@@ -54,22 +55,21 @@ def build_parser() -> argparse.ArgumentParser:
                              "one PNG per evaluated subject (needs --out-dir)")
     parser.add_argument("--json", type=Path, help="write the summary as JSON here")
     parser.add_argument("--out-dir", type=Path, help="write rows.csv, summary.md, summary.json and PNG plots here")
-    parser.add_argument("--work-dir", type=Path, help="participant outputs for a BIDS input (default: DATA-eval)")
+    parser.add_argument("--work-dir", type=Path, help="prepared slices of a BIDS input go under WORK_DIR/derivatives (default: DATA-eval)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="maps per forward pass")
     parser.add_argument("--quiet", action="store_true")
     return parser
 
 
 def _load_subjects(args: argparse.Namespace):
-    from mrsisr.training.data import every_kth_slice, kfold_split, load_dataset
+    from mrsisr.slices import every_kth_slice, kfold_split, load_dataset
 
     data_dir = args.data
     if (args.data / "dataset_description.json").is_file() and not any(args.data.glob("*_slices.npz")):
         from mrsisr.evaluation.bids_input import prepare_from_bids
 
-        data_dir = prepare_from_bids(args.data, args.work_dir or args.data.parent / f"{args.data.name}-eval",
-                                     device=args.device)
+        data_dir = prepare_from_bids(args.data, args.work_dir or args.data.parent / f"{args.data.name}-eval")
     subjects = load_dataset(data_dir)
     labels = [s.subject for s in subjects]
     chosen = set(kfold_split(labels, args.folds, args.fold)["test"] if args.folds > 1 else labels)
@@ -102,8 +102,14 @@ def _methods(args: argparse.Namespace):
     return methods, models
 
 
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse the command line (usage errors exit with code 2)."""
+    return _build_parser().parse_args(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run ``mrsisr-evaluate``; 0 on success, 2 when the data or the weights cannot be used."""
+    args = parse_args(argv)
     try:
         subjects = _load_subjects(args)
         if not subjects:

@@ -8,9 +8,9 @@ import numpy as np
 import torch
 
 from mrsisr import kspace
-from mrsisr.evaluation.metrics import map_metrics
+from mrsisr.metrics import map_metrics
 from mrsisr.inference import super_resolve_maps
-from mrsisr.training.data import SubjectSlices
+from mrsisr.slices import SubjectSlices
 
 __all__ = ["sharpness_panel"]
 

@@ -2,7 +2,7 @@
 
 Every method sees the same inputs: the ``n×n`` central k-space of each quality-masked
 high-resolution slice. Rows are scored with PSNR and SSIM on the masked ground truth
-(:mod:`mrsisr.evaluation.metrics`), plus a sharpness measure for the λ sweep.
+(:mod:`mrsisr.metrics`), plus a sharpness measure for the λ sweep.
 """
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ import torch
 from scipy import ndimage
 
 from mrsisr import METABOLITES, kspace
-from mrsisr.evaluation.metrics import high_frequency_error, map_metrics, sharpness
+from mrsisr.defaults import BATCH_SIZE
 from mrsisr.inference import super_resolve_maps
-from mrsisr.training.data import SubjectSlices
+from mrsisr.metrics import high_frequency_error, map_metrics, sharpness
+from mrsisr.models import variant_spec
+from mrsisr.slices import SubjectSlices
 
 __all__ = ["Method", "model_method", "zero_fill_method", "bicubic_method", "evaluate", "mismatch_study"]
 
@@ -34,12 +36,12 @@ class Method:
     uses_lambda: bool = False
 
 
-def model_method(name: str, model: torch.nn.Module, batch_size: int = 16) -> Method:
+def model_method(name: str, model: torch.nn.Module, batch_size: int = BATCH_SIZE) -> Method:
     """The network (conditioned on the true n, metabolite and λ)."""
     def predict(data: SubjectSlices, lr: np.ndarray, n: int, lam: float) -> np.ndarray:
         return super_resolve_maps(model, lr, data.t1.astype(np.float32), data.flair.astype(np.float32), n,
                                   list(data.metabolites), [lam], batch_size)[0]
-    return Method(name, predict, uses_lambda=getattr(model, "variant", "") == "mcm")
+    return Method(name, predict, uses_lambda=variant_spec(model.variant).uses_lambda)
 
 
 def zero_fill_method() -> Method:
@@ -97,7 +99,7 @@ def evaluate(subjects: list[SubjectSlices], methods: list[Method], matrix_sizes:
 
 
 def mismatch_study(subjects: list[SubjectSlices], model: torch.nn.Module, matrix_sizes: list[int],
-                   batch_size: int = 16) -> dict[str, np.ndarray]:
+                   batch_size: int = BATCH_SIZE) -> dict[str, np.ndarray]:
     """The paper's Fig. 2: mean SSIM when the conditions disagree with the input.
 
     Returns ``{"n": (len(sizes), len(sizes)) [input n, condition n], "metabolite": (7, 7) [input met,

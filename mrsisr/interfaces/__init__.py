@@ -23,7 +23,7 @@ _WHERE = {
     "CoRegister": "registration",
     "LoadMetaboliteMaps": "maps",
     "QualityFilter": "quality",
-    "SelectSlices": "quality",
+    "SelectSlices": "selection",
     "ResampleToMRSIGrid": "resample",
     "SuperResolve": "superres",
     "ExportSlices": "export",

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import nibabel as nib
-import numpy as np
 from nipype.interfaces.base import (BaseInterfaceInputSpec, File, InputMultiObject, SimpleInterface, TraitedSpec,
                                     traits)
 
@@ -32,21 +28,18 @@ class _ExportSlicesOutputSpec(TraitedSpec):
 class ExportSlices(SimpleInterface):
     """Export selected slices, masks and 3× MRI blocks as one ``.npz`` for ``mrsisr-train``.
 
-    See :mod:`mrsisr.training.data` for the format.
+    See :mod:`mrsisr.slices` for the format.
     """
 
     input_spec = _ExportSlicesInputSpec
     output_spec = _ExportSlicesOutputSpec
 
     def _run_interface(self, runtime):
-        from mrsisr.training.data import save_subject
-        from mrsisr.training.prepare import prepare_subject
+        from mrsisr.slices import export_slices
 
-        maps_img = nib.load(self.inputs.in_file)
-        load = lambda path: np.asanyarray(nib.load(path).dataobj, dtype=np.float32)
-        data = prepare_subject(self.inputs.subject, load(self.inputs.in_file), load(self.inputs.mask_file),
-                               load(self.inputs.t1w_file), load(self.inputs.flair_file), list(self.inputs.slices),
-                               list(self.inputs.metabolites), maps_img.affine, self.inputs.slice_offset)
-        out = Path(runtime.cwd) / f"sub-{self.inputs.subject}_slices.npz"
-        self._results["out_file"] = str(save_subject(data, out))
+        inputs = self.inputs
+        self._results["out_file"] = str(export_slices(
+            subject=inputs.subject, in_file=inputs.in_file, mask_file=inputs.mask_file, t1w_file=inputs.t1w_file,
+            flair_file=inputs.flair_file, slices=list(inputs.slices), metabolites=list(inputs.metabolites),
+            out_dir=runtime.cwd, slice_offset=inputs.slice_offset))
         return runtime

@@ -7,6 +7,6 @@ the WGAN critic. Plain PyTorch: nothing here imports nipype or BIDS tooling.
 967601
 """
 
-from mrsisr.models.registry import GENERATORS, VARIANTS, ModelConfig, build
+from mrsisr.models.registry import GENERATORS, VARIANT_TABLE, VARIANTS, ModelConfig, Variant, build, variant_spec
 
-__all__ = ["GENERATORS", "VARIANTS", "ModelConfig", "build"]
+__all__ = ["GENERATORS", "VARIANT_TABLE", "VARIANTS", "ModelConfig", "Variant", "build", "variant_spec"]

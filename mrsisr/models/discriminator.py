@@ -14,7 +14,8 @@ class Discriminator(nn.Module):
 
     ``-- Conv(4→32, 4×4×3 /2×2×3) -- IN -- LReLU -- [Conv(4×4×1 /2×2×1) -- IN -- LReLU] × 3 --
     Linear(256·h·w → 16) -- LReLU -- Linear(16 → 1)``. The 4×4×1 layers act on a single sub-slice
-    and are computed as 2-D convolutions (identical arithmetic).
+    and are computed as 2-D convolutions (identical arithmetic). The convolutions have no bias:
+    1,284,129 parameters at ``map_size`` 64, as the authors' critic.
 
     Args:
         in_channels: input channels (4).
@@ -30,10 +31,10 @@ class Discriminator(nn.Module):
             raise ValueError(f"channels must list 4 widths, got {channels}")
         if (3 * map_size) % 16:
             raise ValueError(f"map_size must make 3·map_size divisible by 16, got {map_size}")
-        self.first = nn.Conv3d(in_channels, channels[0], (4, 4, 3), stride=(2, 2, 3), padding=(1, 1, 0))
-        self.rest = nn.ModuleList(
-            nn.Conv2d(c_in, c_out, 4, stride=2, padding=1) for c_in, c_out in zip(channels[:-1], channels[1:])
-        )
+        # No biases: the instance normalisation after each convolution would cancel them.
+        self.first = nn.Conv3d(in_channels, channels[0], (4, 4, 3), stride=(2, 2, 3), padding=(1, 1, 0), bias=False)
+        self.rest = nn.ModuleList(nn.Conv2d(c_in, c_out, 4, stride=2, padding=1, bias=False)
+                                  for c_in, c_out in zip(channels[:-1], channels[1:]))
         side = 3 * map_size // 16
         self.head = nn.Sequential(nn.Linear(channels[-1] * side * side, hidden), nn.LeakyReLU(0.2),
                                   nn.Linear(hidden, 1))

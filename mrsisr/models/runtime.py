@@ -1,4 +1,4 @@
-"""Process settings that make CPU inference and training fast: called explicitly by entry points.
+"""Where and how networks run: the device choice, and process settings that make CPU inference and training fast.
 
 PyTorch's CPU tensors come straight from ``malloc``. glibc serves blocks above its mmap threshold
 (128 kB, adapting up to 32 MB) with fresh ``mmap`` calls and returns them on ``free``, so every large
@@ -14,7 +14,9 @@ import ctypes
 import ctypes.util
 import sys
 
-__all__ = ["tune_cpu_allocator"]
+import torch
+
+__all__ = ["resolve_device", "tune_cpu_allocator"]
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
@@ -38,3 +40,14 @@ def tune_cpu_allocator(mmap_threshold: int = 1 << 30, trim_threshold: int = 4 <<
     applied &= bool(mallopt(_M_TRIM_THRESHOLD, int(min(trim_threshold, 2**31 - 1))))
     _done = applied
     return applied
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` → CUDA when available, else CPU; ``cuda`` without a GPU is a clear error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' requested but PyTorch sees no CUDA GPU; use --device cpu or auto")
+    if name != "cpu" and not name.startswith("cuda"):
+        raise ValueError(f"device must be auto, cpu or cuda, got {name!r}")
+    return torch.device(name)

@@ -1,8 +1,9 @@
 """Weights on disk: safetensors with the variant and configuration in its metadata.
 
 Never unpickles: a weights file is a safetensors file (optionally half precision) whose header
-metadata holds ``variant``, ``config`` (JSON) and ``mrsisr_version``. A model card (JSON) may sit
-beside it with the same stem.
+metadata holds ``variant``, ``config`` (JSON), ``metabolites`` (JSON: the order of the metabolite
+embedding's index) and ``mrsisr_version``. A model card (JSON) may sit beside it with the same stem.
+Files without ``metabolites`` predate it and used :data:`LEGACY_METABOLITES`.
 """
 
 from __future__ import annotations
@@ -16,10 +17,14 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+import mrsisr
 from mrsisr import __version__
-from mrsisr.models.registry import build
+from mrsisr.models.registry import build, variant_spec
 
-__all__ = ["WeightsError", "save_weights", "load_model", "read_metadata", "sha256"]
+__all__ = ["LEGACY_METABOLITES", "WeightsError", "save_weights", "load_model", "read_metadata", "sha256"]
+
+#: The embedding order of weights files written before the order was recorded (the packaged default).
+LEGACY_METABOLITES: tuple[str, ...] = ("tCho", "tCr", "NAA", "Gly", "Gln", "Glu", "Ins")
 
 
 class WeightsError(ValueError):
@@ -44,7 +49,8 @@ def save_weights(model: torch.nn.Module, path: str | Path, half: bool = False,
                for key, value in model.state_dict().items()}
     metadata = {"variant": getattr(model, "variant", "discriminator"),
                 "config": json.dumps(model.config.to_dict() if hasattr(model, "config") else {}),
-                "mrsisr_version": __version__, "dtype": "float16" if half else "float32"}
+                "metabolites": json.dumps(list(mrsisr.METABOLITES)), "mrsisr_version": __version__,
+                "dtype": "float16" if half else "float32"}
     metadata.update({key: str(value) for key, value in (extra or {}).items()})
     partial = path.with_name(path.name + ".part")
     save_file(tensors, str(partial), metadata=metadata)
@@ -71,8 +77,25 @@ def read_metadata(path: str | Path) -> dict[str, str]:
     return metadata
 
 
+def _check_metabolite_order(path: Path, metadata: dict[str, str]) -> None:
+    """A network conditioned on the metabolite must index it as :data:`mrsisr.METABOLITES` does."""
+    if metadata["variant"] == "discriminator" or "metabolite" not in variant_spec(metadata["variant"]).conditions:
+        return
+    try:
+        order = tuple(json.loads(metadata["metabolites"])) if "metabolites" in metadata else LEGACY_METABOLITES
+    except ValueError as error:
+        raise WeightsError(f"{path}: its 'metabolites' metadata is not a JSON list: {error}") from error
+    if order != tuple(mrsisr.METABOLITES):
+        raise WeightsError(f"{path} embeds the metabolites in the order {list(order)}, but this mrsisr indexes "
+                           f"{list(mrsisr.METABOLITES)}: retrain the network, or use an mrsisr with that order")
+
+
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> torch.nn.Module:
-    """Build the network described by a weights file and load its parameters (float32, eval mode)."""
+    """Build the network described by a weights file and load its parameters (float32, eval mode).
+
+    Raises :class:`WeightsError` when the file is not a usable mrsisr weights file, including when its
+    metabolite order (metadata ``metabolites``) differs from :data:`mrsisr.METABOLITES`.
+    """
     path = Path(path)
     metadata = read_metadata(path)
     try:
@@ -80,6 +103,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> torch.nn
         model = build(metadata["variant"], **config)
     except (ValueError, TypeError) as error:
         raise WeightsError(f"{path}: cannot build the network its metadata describes: {error}") from error
+    _check_metabolite_order(path, metadata)
     try:
         tensors = load_file(str(path))
     except (SafetensorError, OSError) as error:

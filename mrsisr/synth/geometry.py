@@ -112,20 +112,10 @@ def fine_mrsi_grid(grid64: Grid, factor: int = FINE_FACTOR) -> Grid:
 
 
 def kspace_truncate(image: np.ndarray, matrix: int) -> np.ndarray:
-    """Keep the central ``matrix×matrix`` block of the centred k-space of the last two axes.
+    """The complex ``matrix×matrix`` image an acquisition of ``image`` measures: :func:`mrsisr.kspace.crop_acquisition`."""
+    from mrsisr.kspace import crop_acquisition
 
-    Returns the complex ``matrix×matrix`` image on the coarse grid of the same FOV, scaled so
-    that a constant map keeps its value (what an ``matrix×matrix`` acquisition measures).
-    """
-    size = image.shape[-1]
-    if image.shape[-2] != size or matrix > size:
-        raise ValueError(f"matrix={matrix} must not exceed the square in-plane size {size}")
-    axes = (-2, -1)
-    kspace = np.fft.fftshift(np.fft.fft2(np.fft.ifftshift(image, axes=axes), norm="ortho"), axes=axes)
-    start = size // 2 - matrix // 2
-    block = kspace[..., start : start + matrix, start : start + matrix]
-    coarse = np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(block, axes=axes), norm="ortho"), axes=axes)
-    return coarse * (matrix / size)
+    return crop_acquisition(image, matrix)
 
 
 def kspace_truncate_volume(volume: np.ndarray, matrix: int) -> np.ndarray:

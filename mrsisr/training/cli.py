@@ -17,19 +17,19 @@ import sys
 from pathlib import Path
 
 from mrsisr import TRAINED_MATRIX_SIZES
-from mrsisr.models import GENERATORS
-from mrsisr.training.data import load_dataset
+from mrsisr.models import VARIANT_TABLE
+from mrsisr.slices import load_dataset
 from mrsisr.training.trainer import TrainConfig, Trainer
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "parse_args"]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mrsisr-train", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data_dir", type=Path, help="folder of <subject>_slices.npz prepared-slice files")
     parser.add_argument("out_dir", type=Path, help="where weights, model card, logs and checkpoint go")
-    parser.add_argument("--variant", choices=tuple(GENERATORS), default="mcm")
+    parser.add_argument("--variant", choices=tuple(VARIANT_TABLE), default="mcm")
     recipe = parser.add_argument_group("recipe (defaults: the paper's)")
     recipe.add_argument("--epochs", type=int, default=100)
     recipe.add_argument("--max-steps", type=int, default=None, help="stop after this many generator steps")
@@ -61,20 +61,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse the command line (usage errors exit with code 2); ``config`` holds the :class:`TrainConfig`."""
+    args = _build_parser().parse_args(argv)
+    args.config = TrainConfig(
+        variant=args.variant,
+        model={"base_features": args.base_features, "latent_width": args.latent_width,
+               "sharpness_width": args.sharpness_width},
+        epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size,
+        learning_rate=args.learning_rate, decay_every=args.decay_every, adversarial=args.adversarial,
+        lam_max=args.lam_max, critic_steps=args.critic_steps, matrix_sizes=tuple(args.matrix_sizes),
+        folds=args.folds, fold=args.fold, seed=args.seed, device=args.device, amp=args.amp,
+        augment=args.augment, time_limit_s=args.time_limit, workers=args.workers)
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run ``mrsisr-train``; 0 on success, 2 when the data or the configuration cannot be used."""
+    args = parse_args(argv)
     try:
         subjects = load_dataset(args.data_dir)
-        config = TrainConfig(
-            variant=args.variant,
-            model={"base_features": args.base_features, "latent_width": args.latent_width,
-                   "sharpness_width": args.sharpness_width},
-            epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size,
-            learning_rate=args.learning_rate, decay_every=args.decay_every, adversarial=args.adversarial,
-            lam_max=args.lam_max, critic_steps=args.critic_steps, matrix_sizes=tuple(args.matrix_sizes),
-            folds=args.folds, fold=args.fold, seed=args.seed, device=args.device, amp=args.amp,
-            augment=args.augment, time_limit_s=args.time_limit, workers=args.workers)
-        card = Trainer(config, subjects, args.out_dir).run(progress=not args.quiet)
+        card = Trainer(args.config, subjects, args.out_dir).run(progress=not args.quiet)
     except (FileNotFoundError, ValueError, RuntimeError) as error:
         print(f"mrsisr-train: error: {error}", file=sys.stderr)
         return 2

@@ -1,126 +1,20 @@
-"""Prepared-slice datasets: the on-disk format, batching by condition, augmentation.
+"""Prepared-slice datasets for training: batching by condition, augmentation, the simulated acquisition.
 
-On-disk format (one compressed NumPy archive per subject/session, ``<label>_slices.npz``, written by
-:func:`save_subject` — the preprocessing workflow and ``mrsisr-synth`` write it; read without
-pickle):
-
-=============== ========================== ===============================================
-key             shape, dtype               meaning
-=============== ========================== ===============================================
-``maps``        (S, M, N, N) float32       high-resolution maps, quality-masked (0 = rejected)
-``masks``       (S, M, N, N) uint8         1 where the voxel passed the quality filter
-``t1``          (S, 3N, 3N, 3) float16     skull-stripped T1w on the 3× MRSI grid, per slice
-``flair``       (S, 3N, 3N, 3) float16     co-registered FLAIR on the 3× MRSI grid, per slice
-``metabolites`` (M,) unicode               names (from :data:`mrsisr.METABOLITES`)
-``slices``      (S,) int32                 axial slice indices in the MRSI volume (0-based)
-``affine``      (4, 4) float64             MRSI grid affine (voxel → scanner RAS mm)
-``subject``     () unicode                 subject (and session) label
-=============== ========================== ===============================================
-
-The network sees each slice scaled by the maximum of its low-resolution map (known at inference
-time, unlike the ground truth's) and each MRI block by its own maximum.
+The prepared-slice format and the scaling contract live in :mod:`mrsisr.slices`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from mrsisr import METABOLITES, TRAINED_MATRIX_SIZES, kspace
+from mrsisr.slices import SubjectSlices, map_scale, scale_mri
 
-__all__ = ["SubjectSlices", "save_subject", "load_subject", "load_dataset", "Batch", "BatchSampler",
-           "make_batch", "augment", "kfold_split", "normalise_pair"]
-
-_REQUIRED = ("maps", "masks", "t1", "flair", "metabolites", "slices", "affine", "subject")
-
-
-@dataclass
-class SubjectSlices:
-    """One subject's prepared slices (see the module docstring for shapes)."""
-
-    subject: str
-    maps: np.ndarray
-    masks: np.ndarray
-    t1: np.ndarray
-    flair: np.ndarray
-    metabolites: tuple[str, ...]
-    slices: np.ndarray
-    affine: np.ndarray
-
-    def __post_init__(self) -> None:
-        s, m, n, n2 = self.maps.shape
-        if n != n2 or self.masks.shape != self.maps.shape:
-            raise ValueError(f"{self.subject}: maps {self.maps.shape} and masks {self.masks.shape} must be (S, M, N, N)")
-        if self.t1.shape != (s, 3 * n, 3 * n, 3) or self.flair.shape != self.t1.shape:
-            raise ValueError(f"{self.subject}: MRI blocks {self.t1.shape}/{self.flair.shape} must be {(s, 3 * n, 3 * n, 3)}")
-        unknown = set(self.metabolites) - set(METABOLITES)
-        if unknown or len(self.metabolites) != m:
-            raise ValueError(f"{self.subject}: metabolites {self.metabolites} must be {m} names of {METABOLITES}")
-
-
-def save_subject(data: SubjectSlices, path: str | Path) -> Path:
-    """Write one subject's slices as ``.npz`` (atomically: a partial file never has the final name)."""
-    path = Path(path)
-    partial = path.with_name(path.name + ".part.npz")
-    np.savez_compressed(partial, maps=data.maps.astype(np.float32), masks=data.masks.astype(np.uint8),
-                        t1=data.t1.astype(np.float16), flair=data.flair.astype(np.float16),
-                        metabolites=np.array(data.metabolites), slices=np.asarray(data.slices, np.int32),
-                        affine=np.asarray(data.affine, np.float64), subject=np.array(data.subject))
-    partial.replace(path)
-    return path
-
-
-def load_subject(path: str | Path) -> SubjectSlices:
-    """Read one ``*_slices.npz`` file (no pickle), checking its keys and shapes."""
-    path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            missing = [key for key in _REQUIRED if key not in archive.files]
-            if missing:
-                raise ValueError(f"{path} lacks {missing}: not a prepared-slice file")
-            fields = {key: archive[key] for key in _REQUIRED}
-    except (OSError, EOFError) as error:
-        raise ValueError(f"cannot read prepared slices {path}: {error}") from error
-    return SubjectSlices(subject=str(fields["subject"]), maps=fields["maps"], masks=fields["masks"],
-                         t1=fields["t1"], flair=fields["flair"],
-                         metabolites=tuple(str(m) for m in fields["metabolites"]),
-                         slices=fields["slices"], affine=fields["affine"])
-
-
-def load_dataset(directory: str | Path) -> list[SubjectSlices]:
-    """All ``*_slices.npz`` under ``directory`` (recursively), sorted by subject."""
-    paths = sorted(Path(directory).rglob("*_slices.npz"))
-    if not paths:
-        raise FileNotFoundError(f"no *_slices.npz prepared-slice files under {directory}")
-    return sorted((load_subject(path) for path in paths), key=lambda item: item.subject)
-
-
-def every_kth_slice(data: SubjectSlices, step: int) -> SubjectSlices:
-    """The same subject with only slices 0, step, 2·step, … (the whole subject when ``step`` is 1)."""
-    if step == 1:
-        return data
-    keep = slice(None, None, step)
-    return replace(data, maps=data.maps[keep], masks=data.masks[keep], t1=data.t1[keep],
-                   flair=data.flair[keep], slices=np.asarray(data.slices)[keep])
-
-
-def kfold_split(subjects: list[str], folds: int, fold: int) -> dict[str, list[str]]:
-    """Subject-wise split: fold ``fold`` is the test set, the next one validation, the rest training.
-
-    With 15 subjects and 5 folds this is the paper's 9 / 3 / 3. ``folds=1`` puts everyone in training.
-    """
-    if folds == 1:
-        return {"train": list(subjects), "validation": [], "test": []}
-    if not 0 <= fold < folds or folds > len(subjects):
-        raise ValueError(f"fold {fold} of {folds} is impossible with {len(subjects)} subjects")
-    groups = [list(subjects[i::folds]) for i in range(folds)]
-    test, validation = groups[fold], groups[(fold + 1) % folds]
-    train = [s for s in subjects if s not in test and s not in validation]
-    return {"train": train, "validation": validation, "test": test}
-
+__all__ = ["Batch", "BatchSampler", "make_batch", "augment", "normalise_pair"]
 
 _HOST_FIELDS = ("n", "metabolite", "lam")
 
@@ -155,8 +49,7 @@ def normalise_pair(hr: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.n
     Returns ``(lr_scaled, hr_scaled, scale)`` with ``scale`` of shape (…, 1, 1).
     """
     lr = kspace.truncate(hr.astype(np.float64), n)
-    scale = lr.max(axis=(-2, -1), keepdims=True)
-    scale = np.where(scale > 0, scale, 1.0)
+    scale = map_scale(lr)
     return (lr / scale).astype(np.float32), (hr / scale).astype(np.float32), scale
 
 
@@ -194,11 +87,6 @@ def augment(rng: np.random.Generator, hr: np.ndarray, mask: np.ndarray, t1: np.n
     return geometric(hr, 1), geometric(mask, 1), np.ascontiguousarray(t1), np.ascontiguousarray(flair)
 
 
-def _scale_mri(block: np.ndarray) -> np.ndarray:
-    peak = block.max()
-    return (block / peak if peak > 0 else block).astype(np.float32)
-
-
 def make_batch(items: list[tuple[SubjectSlices, int, int]], n: int, lam: float,
                rng: np.random.Generator | None = None) -> Batch:
     """Assemble samples ``(subject, slice position, metabolite position)`` into a :class:`Batch`.
@@ -219,8 +107,8 @@ def make_batch(items: list[tuple[SubjectSlices, int, int]], n: int, lam: float,
     lr, target, _ = normalise_pair(hr, n)
     size = len(items)
     return Batch(
-        t1=torch.from_numpy(np.stack([_scale_mri(b) for b in columns["t1"]])[:, None]),
-        flair=torch.from_numpy(np.stack([_scale_mri(b) for b in columns["flair"]])[:, None]),
+        t1=torch.from_numpy(scale_mri(np.stack(columns["t1"]))[:, None]),
+        flair=torch.from_numpy(scale_mri(np.stack(columns["flair"]))[:, None]),
         lr=torch.from_numpy(lr[:, None]), target=torch.from_numpy(target[:, None]),
         mask=torch.from_numpy(np.stack(columns["mask"]).astype(np.float32)[:, None]),
         n=torch.full((size,), n, dtype=torch.int64),

@@ -25,16 +25,18 @@ from tqdm.auto import tqdm
 
 from mrsisr import TRAINED_MATRIX_SIZES, __version__
 from mrsisr.losses import critic_loss, generator_loss
-from mrsisr.models import build
+from mrsisr.metrics import map_metrics
+from mrsisr.models import build, variant_spec
 from mrsisr.models.unet import upsample_to_depth3
-from mrsisr.models.runtime import tune_cpu_allocator
+from mrsisr.models.runtime import resolve_device, tune_cpu_allocator
 from mrsisr.models.weights import save_weights
-from mrsisr.training.data import Batch, BatchSampler, SubjectSlices, kfold_split, make_batch
+from mrsisr.slices import SubjectSlices, kfold_split
+from mrsisr.training.data import Batch, BatchSampler, make_batch
 
 #: Generator steps between progress-bar loss updates (reading a loss waits for the device).
 PROGRESS_EVERY = 20
 
-__all__ = ["TrainConfig", "Trainer", "resolve_device"]
+__all__ = ["TrainConfig", "Trainer"]
 
 
 class _Mapped(torch.utils.data.Dataset):
@@ -90,18 +92,8 @@ class TrainConfig:
 
     @property
     def uses_adversarial(self) -> bool:
-        return self.variant == "mcm" if self.adversarial is None else bool(self.adversarial)
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` → CUDA when available, else CPU; ``cuda`` without a GPU is a clear error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' requested but PyTorch sees no CUDA GPU; use --device cpu or auto")
-    if name != "cpu" and not name.startswith("cuda"):
-        raise ValueError(f"device must be auto, cpu or cuda, got {name!r}")
-    return torch.device(name)
+        """The WGAN term on λ: by default for the variants that take λ as an input (the variants table)."""
+        return variant_spec(self.variant).uses_lambda if self.adversarial is None else bool(self.adversarial)
 
 
 def _critic_input(batch, maps: torch.Tensor) -> torch.Tensor:
@@ -313,8 +305,6 @@ class Trainer:
         """Mean PSNR/SSIM of the validation subjects at a few n, λ = 0 (empty without validation data)."""
         if not self.validation_data:
             return {}
-        from mrsisr.evaluation.metrics import map_metrics
-
         self.generator.eval()
         rng = np.random.default_rng(0)
         scores: dict[str, list[float]] = {"val_psnr": [], "val_ssim": []}

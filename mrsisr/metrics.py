@@ -1,4 +1,4 @@
-"""Image-quality metrics on quality-masked ground truth (scikit-image, scipy)."""
+"""Image-quality metrics on quality-masked ground truth (scikit-image, scipy), for validation and evaluation."""
 
 from __future__ import annotations
 
