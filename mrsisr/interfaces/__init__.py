@@ -9,6 +9,8 @@
 ``ResampleToMRSIGrid``     T1w/FLAIR onto the MRSI slab at 3× its resolution
 ``SuperResolve``           the MCM network on every selected slice, metabolite and λ
 ``ExportSlices``           prepared slices for ``mrsisr-train``
+``RatioMaps``              tCho/NAA, tCho/tCr, NAA/tCr from the super-resolved maps, with masks
+``ResampleToT1w``          masked maps from the MRSI grid onto the T1w grid (no zeros leak in)
 =========================  ==========================================================
 
 Names are resolved lazily, so importing one node does not import the others' dependencies
@@ -26,6 +28,8 @@ _WHERE = {
     "ResampleToMRSIGrid": "resample",
     "SuperResolve": "superres",
     "ExportSlices": "export",
+    "RatioMaps": "ratios",
+    "ResampleToT1w": "spaces",
 }
 
 __all__ = sorted(_WHERE)
