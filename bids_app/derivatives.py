@@ -49,6 +49,7 @@ PYBIDS_CONFIG = Path(__file__).with_name("mrsisr_pybids.json")
 BIDSIGNORE = """\
 # mrsisr outputs outside the BIDS specification (metabolite maps use the met-<label> entity)
 *_met-*
+*ratio*
 *_xfm.*
 *_counts.tsv
 *_counts.json

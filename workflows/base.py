@@ -9,9 +9,11 @@ from nipype.interfaces import utility as niu
 from nipype.pipeline import engine as pe
 
 from mrsisr import METABOLITES
+from mrsisr.defaults import OUTPUT_SPACES, RATIO_DENOMINATOR_FLOOR
 from mrsisr.workflows.anatomical import init_anat_wf
-from mrsisr.workflows.mrsi import init_mrsi_wf
+from mrsisr.workflows.mrsi import RATIO_FIELDS, T1W_FIELDS, init_mrsi_wf
 from mrsisr.workflows.outputs import export_training_slices, init_ds_anat_wf, init_ds_mrsi_wf
+from mrsisr.workflows.outputs_derived import init_ds_mrsi_t1w_wf, init_ds_ratios_wf
 
 __all__ = ["init_mrsisr_wf", "init_single_subject_wf", "subject_workflow_name", "bids_uri"]
 
@@ -55,6 +57,7 @@ def init_single_subject_wf(
     min_valid_fraction: float = 0.30,
     omp_nthreads: int = 1,
     export_slices: bool = False,
+    output_spaces: tuple[str, ...] = OUTPUT_SPACES,
     name: str | None = None,
 ) -> pe.Workflow:
     """Process one subject/session: anatomy, MRSI, super-resolution and (optionally) derivatives.
@@ -83,6 +86,9 @@ def init_single_subject_wf(
         See :func:`~mrsisr.workflows.mrsi.init_mrsi_wf`.
     backend : str
         Anatomical backend (see :func:`~mrsisr.workflows.anatomical.init_anat_wf`).
+    output_spaces : tuple of str
+        Spaces of the super-resolved and ratio maps: ``orig`` (the MRSI N-grid, always written: the
+        quality outputs and the report are on it) and ``T1w`` (also resampled onto the T1w grid).
     name : str or None
         Workflow name (default :func:`subject_workflow_name`).
 
@@ -93,7 +99,9 @@ def init_single_subject_wf(
     Outputs
     -------
     brain_mask, t1w_brain, flair_t1w, out_matrix, metabolites, acquired_matrix, quality_mask,
-    counts_file, slices_file, zero_filled_file, sr_files, sr_mask, model_info, slices_npz
+    counts_file, slices_file, zero_filled_file, sr_files, sr_mask, model_info, slices_npz, ratio_files,
+    ratio_masks, ratio_labels, ratio_numerators, ratio_denominators, ratio_sharpness, ratio_floors, and with
+    ``T1w`` in ``output_spaces``: sr_t1w_files, sr_t1w_mask, ratio_t1w_files, ratio_t1w_masks
     """
     workflow = pe.Workflow(name=name or subject_workflow_name(subject, session))
     inputnode = pe.Node(niu.IdentityInterface(fields=["t1w", "flair", "lcmodel_dir", "subject", "session"]),
@@ -105,7 +113,9 @@ def init_single_subject_wf(
         if value is not None:
             setattr(inputnode.inputs, field, str(value))
     mrsi_fields = ["metabolites", "acquired_matrix", "quality_mask", "counts_file", "slices_file",
-                   "zero_filled_file", "sr_files", "sr_mask", "model_info", "slices_npz"]
+                   "zero_filled_file", "sr_files", "sr_mask", "model_info", "slices_npz"] + RATIO_FIELDS
+    if "T1w" in output_spaces:
+        mrsi_fields += T1W_FIELDS
     outputnode = pe.Node(niu.IdentityInterface(fields=["brain_mask", "t1w_brain", "flair_t1w", "out_matrix"]
                                                + mrsi_fields), name="outputnode")
     anat_wf = init_anat_wf(backend=backend)
@@ -113,7 +123,8 @@ def init_single_subject_wf(
         metabolites=metabolites, acquisition=acquisition, target_matrix=target_matrix,
         simulate_matrix=simulate_matrix, sharpness=sharpness, weights=weights, device=device,
         batch_size=batch_size, snr_min=snr_min, fwhm_max=fwhm_max, crlb_max=crlb_max,
-        min_valid_fraction=min_valid_fraction, omp_nthreads=omp_nthreads, export_slices=export_slices)
+        min_valid_fraction=min_valid_fraction, omp_nthreads=omp_nthreads, export_slices=export_slices,
+        output_spaces=output_spaces)
 
     workflow.connect([
         (inputnode, anat_wf, [("t1w", "inputnode.t1w"),
@@ -137,6 +148,12 @@ def init_single_subject_wf(
                    simulate_matrix=simulate_matrix, thresholds={
                        "SNRMin": snr_min, "FWHMMax": fwhm_max, "FWHMUnits": "ppm", "CRLBMax": crlb_max,
                        "MinValidFraction": min_valid_fraction})
+        _add_derived_sinks(workflow, anat_wf, mrsi_wf, inputnode, output_dir=output_dir, t1w=t1w, flair=flair,
+                           lcmodel_dir=lcmodel_dir, bids_dir=bids_dir, subject=subject, session=session,
+                           acquisition=acquisition, sharpness=sharpness, target_matrix=target_matrix,
+                           simulate_matrix=simulate_matrix, output_spaces=output_spaces, thresholds={
+                               "SNRMin": snr_min, "FWHMMax": fwhm_max, "FWHMUnits": "ppm", "CRLBMax": crlb_max,
+                               "MinValidFraction": min_valid_fraction, "SourceAcquisition": acquisition})
         if export_slices:
             ds_slices_npz = pe.Node(niu.Function(function=export_training_slices, input_names=["in_file", "output_dir"],
                                                  output_names=["out_file"]), name="ds_slices_npz",
@@ -181,6 +198,47 @@ def _add_sinks(workflow, anat_wf, mrsi_wf, inputnode, *, output_dir, t1w, flair,
     ])
 
 
+def _add_derived_sinks(workflow, anat_wf, mrsi_wf, inputnode, *, output_dir, t1w, flair, lcmodel_dir, bids_dir,
+                       subject, session, acquisition, sharpness, target_matrix, simulate_matrix, output_spaces,
+                       thresholds) -> None:
+    """Connect the writers of :mod:`mrsisr.workflows.outputs_derived`: ratio maps per output space and the
+    super-resolved maps on the T1w grid."""
+    anat_sources = [bids_uri(t1w or "T1w", bids_dir), bids_uri(flair or "FLAIR", bids_dir)]
+    folder = Path(lcmodel_dir or ".") / f"sub-{subject}" / (f"ses-{session}" if session else "")
+    sources = anat_sources + [bids_uri(folder, bids_dir)]
+    label = f"sim{simulate_matrix}" if simulate_matrix is not None else acquisition
+    ratio_fields = [("ratio_labels", "labels"), ("ratio_numerators", "numerators"),
+                    ("ratio_denominators", "denominators"), ("ratio_sharpness", "sharpness"),
+                    ("ratio_floors", "floors"), ("model_info", "model_info")]
+    for space in ["orig"] + (["T1w"] if "T1w" in output_spaces else []):  # orig: always (as the SR maps)
+        suffix = "" if space == "orig" else "_t1w"
+        ds_ratios_wf = init_ds_ratios_wf(output_dir=output_dir, sources=sources, acquisition=label, space=space,
+                                         target_matrix=target_matrix, floor_fraction=RATIO_DENOMINATOR_FLOOR,
+                                         name=f"ds_ratios{suffix}_wf")
+        workflow.connect([
+            (inputnode, ds_ratios_wf, [("t1w", "inputnode.source_file")]),
+            (mrsi_wf, ds_ratios_wf, [(f"outputnode.ratio{suffix}_files", "inputnode.ratio_files"),
+                                     (f"outputnode.ratio{suffix}_masks", "inputnode.ratio_masks")]
+             + [(f"outputnode.{src}", f"inputnode.{dst}") for src, dst in ratio_fields]),
+        ])
+    if "T1w" not in output_spaces:
+        return
+    ds_t1w_wf = init_ds_mrsi_t1w_wf(output_dir=output_dir, sources=sources, acquisition=label, sharpness=sharpness,
+                                    target_matrix=target_matrix, simulate_matrix=simulate_matrix,
+                                    thresholds=thresholds)
+    workflow.connect([
+        (inputnode, ds_t1w_wf, [("t1w", "inputnode.source_file")]),
+        (anat_wf, ds_t1w_wf, [("outputnode.skullstrip_backend", "inputnode.skullstrip_backend"),
+                              ("outputnode.coreg_backend", "inputnode.coreg_backend")]),
+        (mrsi_wf, ds_t1w_wf, [("outputnode.metabolites", "inputnode.metabolites"),
+                              ("outputnode.acquired_matrix", "inputnode.acquired_matrix"),
+                              ("outputnode.model_info", "inputnode.model_info"),
+                              ("outputnode.slices", "inputnode.slices"),
+                              ("outputnode.sr_t1w_files", "inputnode.sr_t1w_files"),
+                              ("outputnode.sr_t1w_mask", "inputnode.sr_t1w_mask")]),
+    ])
+
+
 def init_mrsisr_wf(config, subjects) -> pe.Workflow:
     """The whole participant-level run: one :func:`init_single_subject_wf` per subject/session.
 
@@ -216,6 +274,6 @@ def init_mrsisr_wf(config, subjects) -> pe.Workflow:
             backend=config.backend, device=config.device, batch_size=config.batch_size,
             snr_min=config.snr_min, fwhm_max=config.fwhm_max, crlb_max=config.crlb_max,
             min_valid_fraction=config.min_valid_fraction, omp_nthreads=config.omp_nthreads,
-            export_slices=config.export_slices)
+            export_slices=config.export_slices, output_spaces=tuple(config.output_spaces))
         workflow.add_nodes([single])
     return workflow
