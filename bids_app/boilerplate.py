@@ -8,11 +8,13 @@ it unchanged. :func:`write_citation` writes it as ``OUTPUT_DIR/logs/CITATION.md`
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["MethodsFacts", "REFERENCES", "methods_markdown", "write_citation", "fitting_tool_name"]
+__all__ = ["MethodsFacts", "REFERENCES", "facts_from_sidecar", "fitting_tool_name", "methods_html", "methods_markdown",
+           "write_citation"]
 
 #: The references the paragraph may cite, by key: the text cites ``[key]``; they are numbered in
 #: the order of first citation.
@@ -176,23 +178,70 @@ def _mrsi(facts: MethodsFacts) -> str:
     return text
 
 
-def methods_markdown(facts: MethodsFacts) -> str:
-    """The methods paragraph with numbered references, as Markdown."""
+def _methods_parts(facts: MethodsFacts) -> tuple[list[str], list[str]]:
+    """The paragraphs (citations as ``[1, 2]``) and the references they cite, numbered in order."""
     parts = [f"Results included in this manuscript come from super-resolution of MRSI metabolite maps performed "
-             f"with *mrsisr* {facts.version} [mcm], a Nipype{_version(facts, 'nipype')} workflow [nipype]."]
-    parts.append(_anatomy(facts).strip())
-    parts.append(_mrsi(facts).strip())
-    parts.append(f"The network ran with PyTorch{_version(facts, 'torch')} [pytorch]; resampling used "
-                 f"SciPy{_version(facts, 'scipy')} [scipy] and NiBabel{_version(facts, 'nibabel')}.")
-    text = "\n\n".join(parts)
-    order = []  # numbered in the order of first citation
-    for group in _CITATION.findall(text):
+             f"with *mrsisr* {facts.version} [mcm], a Nipype{_version(facts, 'nipype')} workflow [nipype].",
+             _anatomy(facts).strip(), _mrsi(facts).strip(),
+             f"The network ran with PyTorch{_version(facts, 'torch')} [pytorch]; resampling used "
+             f"SciPy{_version(facts, 'scipy')} [scipy] and NiBabel{_version(facts, 'nibabel')}."]
+    order: list[str] = []  # numbered in the order of first citation
+    for group in _CITATION.findall("\n".join(parts)):
         order += [key for key in group.split(", ") if key not in order]
     numbers = {key: index + 1 for index, key in enumerate(order)}
-    text = _CITATION.sub(lambda match: "[" + ", ".join(str(numbers[key]) for key in match.group(1).split(", ")) + "]",
-                         text)
-    references = "\n".join(f"{numbers[key]}. {REFERENCES[key]}" for key in order)
-    return f"# Methods (mrsisr {facts.version})\n\n{text}\n\n## References\n\n{references}\n\n{_WAIVER}\n"
+
+    def number(match: re.Match) -> str:
+        return "[" + ", ".join(str(numbers[key]) for key in match.group(1).split(", ")) + "]"
+
+    return [_CITATION.sub(number, part) for part in parts], [REFERENCES[key] for key in order]
+
+
+def methods_markdown(facts: MethodsFacts) -> str:
+    """The methods paragraph with numbered references, as Markdown (``logs/CITATION.md``)."""
+    paragraphs, references = _methods_parts(facts)
+    listing = "\n".join(f"{index}. {text}" for index, text in enumerate(references, 1))
+    return (f"# Methods (mrsisr {facts.version})\n\n" + "\n\n".join(paragraphs)
+            + f"\n\n## References\n\n{listing}\n\n{_WAIVER}\n")
+
+
+def methods_html(facts: MethodsFacts) -> str:
+    """The same text as HTML, for the report."""
+    paragraphs, references = _methods_parts(facts)
+    body = "".join(f"<p>{html.escape(p).replace('*mrsisr*', '<i>mrsisr</i>')}</p>" for p in paragraphs)
+    items = "".join(f"<li>{html.escape(text)}</li>" for text in references)
+    waiver = html.escape(_WAIVER).replace("[CC0](https://creativecommons.org/publicdomain/zero/1.0/)", "CC0")
+    return f"<div class='methods'>{body}<h3>References</h3><ol>{items}</ol><p><small>{waiver}</small></p></div>"
+
+
+def facts_from_sidecar(meta: dict, *, metabolites, sharpness, ratios=(), output_spaces=("orig",),
+                       missing_metabolites=None, flair: bool = True, flair_substitute: str | None = None,
+                       fitting_tool: str | None = None, field_strength_t: float | None = None,
+                       voxel_size_mm=None, acquired_matrix=None) -> MethodsFacts:
+    """:class:`MethodsFacts` from a super-resolved map's sidecar plus what the sidecar does not hold.
+
+    Arguments left ``None`` fall back on the sidecar (``MissingMetabolites``, ``FittingTool`` or
+    ``SourceFormat``), so that the values other steps record there are used when given.
+    """
+    import mrsisr
+    from mrsisr.defaults import RATIO_DENOMINATOR_FLOOR
+
+    model = meta.get("Model", {})
+    if missing_metabolites is None:
+        missing_metabolites = meta.get("MissingMetabolites", ())
+    tool = fitting_tool or meta.get("FittingTool") or fitting_tool_name(meta.get("SourceFormat"))
+    matrices = acquired_matrix if acquired_matrix is not None else [meta.get("AcquiredMatrix")]
+    return MethodsFacts(
+        version=mrsisr.__version__, metabolites=tuple(metabolites), sharpness=tuple(float(v) for v in sharpness),
+        acquired_matrix=tuple(sorted({int(n) for n in matrices if n is not None})),
+        target_matrix=int(meta.get("TargetMatrix", 64)), skullstrip_backend=meta.get("SkullStrippingBackend"),
+        coreg_backend=meta.get("CoregistrationBackend"), fitting_tool=tool,
+        missing_metabolites=tuple(missing_metabolites), flair=flair, flair_substitute=flair_substitute,
+        field_strength_t=field_strength_t, voxel_size_mm=tuple(voxel_size_mm) if voxel_size_mm else None,
+        thresholds=dict(meta.get("QualityThresholds", {})), model_variant=model.get("Variant"),
+        model_sha256=model.get("Sha256"), placeholder_model=bool(model.get("Placeholder", False)),
+        simulated=bool(meta.get("SimulatedAcquisition", False)), ratios=tuple(ratios),
+        ratio_floor_fraction=RATIO_DENOMINATOR_FLOOR if ratios else None, output_spaces=tuple(output_spaces),
+        versions=dict(meta.get("ProcessingSoftware", {})))
 
 
 def write_citation(output_dir: str | Path, facts: MethodsFacts) -> Path:

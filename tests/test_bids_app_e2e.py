@@ -160,6 +160,9 @@ def test_report(real):
     page = (real["out"] / "sub-01.html").read_text()
     assert "Skull-strip" in page and "Co-registration" in page and "Quality masks" in page
     assert "NAA: zero-filled, super-resolved" in page and "Quality counts" in page
+    assert "Field strength" in page and "Ratio maps of the super-resolved maps" in page and "Methods" in page
+    citation = (real["out"] / "logs" / "CITATION.md").read_text()
+    assert "brainextractor" in citation and "SimpleITK" in citation and "Dong S" in citation
     for src in page.split("src='")[1:]:
         assert (real["out"] / src.split("'")[0]).is_file()
     assert "sub-02" in (real["out"] / "sub-02.html").read_text()
