@@ -260,7 +260,8 @@ def report_notes(meta: dict, *, missing_metabolites, flair: bool, flair_substitu
         applied = [f"S/N ≥ {limits['SNRMin']:g}" if limits.get("SNRMin") is not None else "S/N: not applied",
                    f"FWHM ≤ {limits['FWHMMax']:g} ppm" if limits.get("FWHMMax") is not None else "FWHM: not applied",
                    f"%SD ≤ {limits['CRLBMax']:g}" if limits.get("CRLBMax") is not None else "%SD (CRLB): not applied"]
-        notes.append("Quality criteria applied: " + ", ".join(applied) + ", inside the eroded brain mask.")
+        notes.append("Quality criteria applied: " + ", ".join(applied) + "; voxels outside the eroded brain mask "
+                     "rejected.")
     return notes
 
 

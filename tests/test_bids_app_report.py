@@ -55,7 +55,7 @@ def test_report_states_acquisition_notes_units_and_methods(outputs):
     page = write_subject_report(out, "01", None, str(t1w), missing_metabolites=["Gly", "Glx"], flair=False,
                                 fitting_tool="LCModel").read_text()
     assert "Not super-resolved: Gly, Glx" in page and "No FLAIR" in page
-    assert "Quality criteria applied: S/N ≥ 2.5, FWHM ≤ 0.15 ppm, %SD (CRLB): not applied" in page
+    assert "Quality criteria applied: S/N ≥ 2.5, FWHM ≤ 0.15 ppm, %SD (CRLB): not applied; voxels outside" in page
     cells = re.findall(r"<td>([^<]*)</td>", page)
     assert "3 T (T1w sidecar MagneticFieldStrength)" in cells and "16 × 16 × 3" in cells
     assert "13.6 × 13.6 × 10 mm" in cells and "217.6 × 217.6 × 30 mm" in cells
