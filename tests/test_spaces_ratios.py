@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import nibabel as nib
 import numpy as np
@@ -156,3 +158,19 @@ def test_ratio_node_one_map_per_lambda_and_ratio(tmp_path, monkeypatch):
     ratio = [np.asanyarray(nib.load(f).dataobj) for f in outputs.out_files]
     mask = np.asanyarray(nib.load(outputs.mask_files[0]).dataobj)
     assert mask.sum() == 4 and np.all(ratio[0][mask == 1] == 0.25) and np.all(ratio[1][mask == 1] == 0.5)
+
+
+def test_ratio_writer_names_files_and_accepts_no_ratio(tmp_path):
+    from mrsisr.workflows.outputs_derived import ratio_sidecars, sink_each
+
+    ratio = tmp_path / "ratio.nii.gz"
+    nib.save(nib.Nifti1Image(np.full((4, 4, 2), 0.25, np.float32), np.eye(4)), ratio)
+    descs, maps, masks = ratio_sidecars(["tChoNAA"], ["tCho"], ["NAA"], [0.03], [0.4], 0.05, "orig",
+                                        ["bids:raw:sub-01/anat/sub-01_T1w.nii.gz"], {"variant": "mcm"})
+    assert descs == ["srLam0p03ratiotChoNAA"] and maps[0]["Numerator"] == "tCho" and masks[0]["Denominator"] == "NAA"
+    entities = {"datatype": "mrs", "space": "orig", "acquisition": "16", "res": "64", "suffix": "mrsi"}
+    written = sink_each(str(tmp_path / "out"), "/data/sub-01/anat/sub-01_T1w.nii.gz", [str(ratio)], descs, maps,
+                        entities)
+    assert [Path(p).name for p in written] == ["sub-01_acq-16_space-orig_res-64_desc-srLam0p03ratiotChoNAA_mrsi.nii.gz"]
+    assert json.loads(Path(written[0].replace(".nii.gz", ".json")).read_text())["DenominatorFloor"] == 0.4
+    assert sink_each(str(tmp_path / "out"), "/data/sub-01/anat/sub-01_T1w.nii.gz", [], [], [], entities) == []

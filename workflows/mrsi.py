@@ -9,7 +9,7 @@ from nipype.pipeline import engine as pe
 from mrsisr import METABOLITES
 from mrsisr.defaults import OUTPUT_SPACES
 
-__all__ = ["init_mrsi_wf", "target_grid", "export_label"]
+__all__ = ["init_mrsi_wf", "target_grid", "export_label", "resample_ratios_to_t1w", "RATIO_FIELDS", "T1W_FIELDS"]
 
 
 def target_grid(reference: str, target_matrix: int, simulate: bool) -> str:
