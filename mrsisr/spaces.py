@@ -55,14 +55,44 @@ def resample_masked(
     if not 0.0 < min_weight <= 1.0:
         raise ValueError(f"min_weight must be in (0, 1], got {min_weight}")
     valid = (mask > 0) & np.isfinite(data)
+    shape = tuple(int(n) for n in target_shape[:3])
+    values = np.full(shape, fill, dtype=np.float32)
+    inside = np.zeros(shape, dtype=np.uint8)
+    box = _target_box(valid, source_affine, shape, target_affine)
+    if box is None:  # nothing valid, or the map lies outside the target's field of view
+        return values, inside
+    start = np.array([b.start for b in box])
+    shift = np.eye(4)
+    shift[:3, 3] = start
+    box_shape = tuple(b.stop - b.start for b in box)
+    box_affine = np.asarray(target_affine, float) @ shift
     weighted = np.where(valid, data, 0.0).astype(np.float32)
-    numerator = resample_to_grid(weighted, source_affine, target_shape, target_affine, order=1, antialias=True)
-    weight = resample_to_grid(valid.astype(np.float32), source_affine, target_shape, target_affine, order=1,
+    numerator = resample_to_grid(weighted, source_affine, box_shape, box_affine, order=1, antialias=True)
+    weight = resample_to_grid(valid.astype(np.float32), source_affine, box_shape, box_affine, order=1,
                               antialias=True)
-    inside = weight >= min_weight - 1e-6
-    values = np.full(weight.shape, fill, dtype=np.float32)
-    values[inside] = numerator[inside] / weight[inside]
-    return values, inside.astype(np.uint8)
+    keep = weight >= min_weight - 1e-6
+    values[box] = np.where(keep, numerator / np.where(keep, weight, 1.0), fill)
+    inside[box] = keep
+    return values, inside
+
+
+def _target_box(valid: np.ndarray, source_affine: np.ndarray, target_shape: tuple[int, int, int],
+                target_affine: np.ndarray, margin: float = 2.0) -> tuple[slice, slice, slice] | None:
+    """The target voxels that can receive weight from the valid source voxels: the bounding box of the
+    valid voxels (plus ``margin`` source voxels for the interpolation and anti-aliasing footprint)
+    mapped into target voxel indices. Resampling only there spares the T1w voxels far from the slab."""
+    if not valid.any():
+        return None
+    index = np.argwhere(valid)
+    low, high = index.min(axis=0) - margin, index.max(axis=0) + margin
+    corners = np.array([[c[0], c[1], c[2], 1.0] for c in np.array(np.meshgrid(*zip(low, high))).reshape(3, -1).T])
+    mapping = np.linalg.solve(np.asarray(target_affine, float), np.asarray(source_affine, float))
+    target = corners @ mapping.T
+    start = np.clip(np.floor(target[:, :3].min(axis=0)).astype(int), 0, target_shape)
+    stop = np.clip(np.ceil(target[:, :3].max(axis=0)).astype(int) + 1, 0, target_shape)
+    if np.any(stop <= start):
+        return None
+    return tuple(slice(int(a), int(b)) for a, b in zip(start, stop))
 
 
 def resample_masked_volumes(
