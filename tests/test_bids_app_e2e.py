@@ -174,8 +174,10 @@ def test_pybids_indexes_the_outputs(real):
     layout = BIDSLayout(str(real["bids"]), validate=False)
     layout.add_derivatives(str(real["out"]), config=["bids", "derivatives", str(PYBIDS_CONFIG)])
     derivatives = layout.derivatives.get_pipeline("mrsisr")
-    found = derivatives.get(subject="01", metabolite="NAA", desc="srLam0p03", extension=".nii.gz")
+    found = derivatives.get(subject="01", metabolite="NAA", desc="srLam0p03", space="orig", extension=".nii.gz")
     assert len(found) == 1 and found[0].entities["res"] == "64"
+    in_t1w = derivatives.get(subject="01", metabolite="NAA", desc="srLam0p03", space="T1w", extension=".nii.gz")
+    assert len(in_t1w) == 1 and "res" not in in_t1w[0].entities
     assert len(derivatives.get(subject="01", suffix="mask", desc="brain", extension=".nii.gz")) == 1
 
 
