@@ -18,6 +18,7 @@ import mrsisr
 from mrsisr import METABOLITES, defaults
 from mrsisr.bids_app import bids as bidsq
 from mrsisr.bids_app.config import RunConfig
+from mrsisr.defaults import OUTPUT_SPACES
 
 __all__ = ["main", "parse_args", "EXIT"]
 
@@ -95,6 +96,10 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--use-plugin", type=Path, help="Nipype plugin YAML (plugin: SLURM, plugin_args: ...)")
     run.add_argument("--stop-on-first-crash", action="store_true")
     run.add_argument("--no-reports", dest="reports", action="store_false", help="skip the HTML reports")
+    run.add_argument("--output-spaces", nargs="+", choices=OUTPUT_SPACES, default=list(OUTPUT_SPACES),
+                     metavar="SPACE", help="spaces of the super-resolved and ratio maps: orig (the MRSI grid at N; always "
+                     "written, like fMRIPrep's T1w-space anatomy) and T1w (resampled onto the T1w grid, to overlay "
+                     "on the anatomy); default: orig T1w")
     run.add_argument("--export-slices", action="store_true",
                      help="participant: also export prepared slices for training (needs N×N maps)")
     run.add_argument("--train", action="store_true", help="group: train a model on the exported slices")
@@ -159,7 +164,8 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
         nprocs=args.nprocs, omp_nthreads=args.omp_nthreads, mem_gb=args.mem_gb,
         use_plugin=args.use_plugin.absolute() if args.use_plugin else None,
         stop_on_first_crash=args.stop_on_first_crash, skip_bids_validation=args.skip_bids_validation,
-        validate_only=args.validate_only, export_slices=args.export_slices, train=args.train,
+        validate_only=args.validate_only, export_slices=args.export_slices,
+        output_spaces=tuple(dict.fromkeys(args.output_spaces)), train=args.train,
         train_args=tuple(shlex.split(args.train_args)), reports=args.reports, verbosity=args.verbosity,
         run_uuid=time.strftime("%Y%m%d-%H%M%S") + "_" + uuid.uuid4().hex[:8])
 

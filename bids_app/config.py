@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mrsisr import METABOLITES, defaults
+from mrsisr.defaults import OUTPUT_SPACES
 
 __all__ = ["RunConfig", "to_toml"]
 
@@ -55,6 +56,7 @@ class RunConfig:
     skip_bids_validation: bool = False
     validate_only: bool = False
     export_slices: bool = False
+    output_spaces: tuple[str, ...] = OUTPUT_SPACES
     train: bool = False
     train_args: tuple[str, ...] = ()
     reports: bool = True

@@ -20,6 +20,7 @@ __all__ = ["BIDSIGNORE", "in_container", "write_dataset_description"]
 BIDSIGNORE = """\
 # mrsisr outputs outside the BIDS specification (metabolite maps use the met-<label> entity)
 *_met-*
+*ratio*
 *_xfm.*
 *_counts.tsv
 *_counts.json

@@ -134,12 +134,26 @@ def _reports(config: RunConfig, subjects, statuses: dict[str, SubjectStatus]) ->
     for item in subjects:
         status = statuses[item.key]
         try:
-            path = write_subject_report(config.output_dir, item.subject, item.session, item.t1w, status.errors)
+            path = write_subject_report(config.output_dir, item.subject, item.session, item.t1w, status.errors,
+                                        flair=bool(item.flair))
             _say(f"[{item.key}] report                           done ({path.name})")
         except Exception as error:  # a report must not hide the processing result
             status.errors.append(f"report: {type(error).__name__}: {error}")
             if status.status == "ok":
                 status.status = "report failed"
+
+
+def _citation(config: RunConfig, subjects) -> None:
+    """``OUTPUT_DIR/logs/CITATION.md``, the methods paragraph of the run (a failure only warns)."""
+    from mrsisr.bids_app.report import write_run_citation
+
+    try:
+        path = write_run_citation(config.output_dir, [(s.subject, s.session, s.t1w) for s in subjects],
+                                  flair=all(bool(s.flair) for s in subjects))
+        if path:
+            _say(f"mrsisr: methods paragraph with references in {path}")
+    except Exception as error:  # the boilerplate must not hide the processing result
+        print(f"mrsisr: warning: could not write logs/CITATION.md ({type(error).__name__}: {error})", file=sys.stderr)
 
 
 def run_participant(config: RunConfig) -> int:
@@ -167,6 +181,7 @@ def run_participant(config: RunConfig) -> int:
                     status.errors.append(run_error)
         if config.reports:
             _reports(config, subjects, statuses)
+        _citation(config, subjects)
     finally:
         write_dataset_description(config.output_dir, config.bids_dir)
     elapsed = time.time() - started

@@ -1,8 +1,10 @@
 """Visual reports: figures are derivatives (``sub-XX/figures/*.png``, named by ``desc``), the
 HTML pages (``sub-XX.html``, ``group.html``) are assembled from them and from the tables.
 
-Plotting (:func:`plot_*`) reads arrays and writes one PNG; :func:`write_subject_report` finds a
-subject's derivatives by name, draws the figures and lays out the page.
+Plotting (:mod:`mrsisr.bids_app.report_figures`) reads arrays and writes one PNG;
+:func:`write_subject_report` finds a subject's derivatives by name, draws the figures and lays out
+the page (acquisition, notes, the methods paragraph of :mod:`mrsisr.bids_app.boilerplate`);
+:func:`write_run_citation` writes ``logs/CITATION.md``.
 """
 
 from __future__ import annotations
@@ -18,88 +20,18 @@ import numpy as np
 
 from mrsisr import METABOLITES
 from mrsisr.interfaces.bids import LAMBDA_PREFIX, atomic_write_text, build_derivative_path, lambda_of_label
+from mrsisr.bids_app.report_figures import (plot_metabolite_panel, plot_overlay, plot_quality, plot_ratio_panel,
+                                            pyplot, save_figure)
 
-__all__ = ["write_subject_report", "write_group_report", "subject_files", "read_tsv"]
+__all__ = ["write_subject_report", "write_group_report", "write_run_citation", "subject_files", "read_tsv",
+           "acquisition_rows", "report_notes", "field_strength"]
 
 _MAX_PANEL_SLICES = 3
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: Path) -> Path:
-    """Save a figure atomically (hidden temporary name, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}")
-    fig.savefig(temporary, dpi=80, bbox_inches="tight", facecolor="black", format="png")
-    _pyplot().close(fig)
-    temporary.replace(path)
-    return path
 
 
 def _load(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     img = nib.load(str(path))
     return np.asanyarray(img.dataobj).astype(np.float32), img.affine
-
-
-def _central_slices(mask: np.ndarray, count: int = 3) -> list[int]:
-    """Axial slices through the mask's extent (quartiles), or through the middle."""
-    occupied = np.flatnonzero(mask.reshape(-1, mask.shape[2]).any(axis=0)) if mask.any() else np.arange(mask.shape[2])
-    return sorted({int(occupied[int(q * (len(occupied) - 1))]) for q in np.linspace(0.2, 0.8, count)})
-
-
-def plot_overlay(background: np.ndarray, contour: np.ndarray, out_png: Path, title: str, threshold=0.5) -> Path:
-    """Axial slices of ``background`` with the outline of ``contour > threshold`` in red."""
-    plt = _pyplot()
-    slices = _central_slices(contour > threshold)
-    fig, axes = plt.subplots(1, len(slices), figsize=(3 * len(slices), 3))
-    vmax = np.percentile(background[background > 0], 99) if np.any(background > 0) else 1.0
-    for ax, k in zip(np.atleast_1d(axes), slices, strict=True):
-        ax.imshow(background[:, :, k].T, origin="lower", cmap="gray", vmin=0, vmax=vmax)
-        ax.contour(contour[:, :, k].T, levels=[threshold], colors="red", linewidths=0.8)
-        ax.set_title(f"{title}, k={k}", color="white", fontsize=8)
-        ax.axis("off")
-    return _save(fig, out_png)
-
-
-def plot_quality(masks: dict[str, np.ndarray], out_png: Path) -> Path:
-    """The quality mask of each metabolite on its middle selected slice (white = kept)."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, len(masks), figsize=(2.2 * len(masks), 2.4), squeeze=False)
-    for ax, (name, mask) in zip(axes[0], masks.items(), strict=True):
-        k = _central_slices(mask > 0, 1)[0]
-        ax.imshow(mask[:, :, k].T, origin="lower", cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-        ax.set_title(f"{name} k={k}: {int(mask.sum())} kept", color="white", fontsize=7)
-        ax.axis("off")
-    return _save(fig, out_png)
-
-
-def plot_metabolite_panel(columns: list[tuple[str, np.ndarray]], slices: list[int], out_png: Path) -> Path:
-    """The paper's Fig. 3 layout: one row per slice; zero-filled, SR at each λ, FLAIR."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(len(slices), len(columns), figsize=(2.2 * len(columns), 2.2 * len(slices)),
-                             squeeze=False)
-    maps = [data for title, data in columns if title != "FLAIR"]
-    vmax = max(float(np.percentile(m[m > 0], 99.5)) if np.any(m > 0) else 1.0 for m in maps)
-    for row, k in enumerate(slices):
-        for col, (title, data) in enumerate(columns):
-            ax = axes[row, col]
-            if title == "FLAIR":
-                ax.imshow(data[:, :, k].T, origin="lower", cmap="gray")
-            else:
-                ax.imshow(data[:, :, k].T, origin="lower", cmap="inferno", vmin=0, vmax=vmax)
-            if row == 0:
-                ax.set_title(title, color="white", fontsize=8)
-            ax.set_ylabel(f"k={k}", color="white")
-            ax.set_xticks([])
-            ax.set_yticks([])
-    return _save(fig, out_png)
 
 
 def read_tsv(path: str | Path) -> list[dict]:
@@ -117,12 +49,16 @@ def subject_files(output_dir: Path, subject: str, session: str | None) -> dict:
     """The derivatives of one subject/session, grouped by what they are."""
     folder = output_dir / f"sub-{subject}" / (f"ses-{session}" if session else "")
     prefix = f"sub-{subject}" + (f"_ses-{session}" if session else "") + "_"
-    found = {"quality": {}, "zerofilled": {}, "sr": {}, "srmask": {}}
+    found = {"quality": {}, "zerofilled": {}, "sr": {}, "srmask": {}, "ratio": {}, "t1w": []}
     for path in sorted(folder.glob(f"*/{prefix}*")):
         name, entities = path.name, _entities(path.name)
         if session is None and "ses" in entities:
             continue
         desc, met = entities.get("desc"), entities.get("met")
+        if entities.get("space") == "T1w" and path.parent.name == "mrs":
+            if name.endswith(".nii.gz"):
+                found["t1w"].append(path)  # the maps in T1w space: listed, not drawn
+            continue
         if name.endswith("_desc-brain_mask.nii.gz"):
             found["brain_mask"] = path
         elif name.endswith("_desc-coreg_FLAIR.nii.gz"):
@@ -131,6 +67,9 @@ def subject_files(output_dir: Path, subject: str, session: str | None) -> dict:
             found["counts"] = path
         elif name.endswith("_slices.tsv"):
             found["slices"] = path
+        elif desc and "ratio" in desc and name.endswith("_mrsi.nii.gz"):
+            lam, label = desc.split("ratio", 1)
+            found["ratio"].setdefault(lam, {})[label] = path
         elif met and name.endswith(".nii.gz"):
             if desc == "quality":
                 found["quality"][met] = path
@@ -195,14 +134,46 @@ def _make_figures(output_dir: Path, files: dict, t1w: str, subject, session) -> 
         picks = selected or list(range(zero_filled.shape[2]))
         picks = [picks[int(i)] for i in np.linspace(0, len(picks) - 1, min(_MAX_PANEL_SLICES, len(picks)))]
         out = _figure_path(output_dir, subject, session, acq, "panel", "mrsi", metabolite=met)
-        caption = f"{met}: zero-filled, super-resolved at each λ, FLAIR"
-        figures.append((caption, plot_metabolite_panel(columns, picks, out)))
+        units = _sidecar(next(iter(files["sr"].get(met, {}).values()), zero_path)).get("Units", "institutional units")
+        caption = f"{met}: zero-filled, super-resolved at each λ, FLAIR (colour bar in {units})"
+        figures.append((caption, plot_metabolite_panel(columns, picks, out, units=f"{met} ({units})")))
+    if files["ratio"]:
+        desc = min(files["ratio"], key=lambda_of_label)
+        ratios = [(label.replace(den, f"/{den}", 1) if (den := _denominator(label)) else label,
+                   _load(path)[0], _load(str(path).replace("_mrsi.nii.gz", "_mask.nii.gz"))[0])
+                  for label, path in sorted(files["ratio"][desc].items(), key=lambda item: _ratio_order(item[0]))]
+        k = (selected or [ratios[0][1].shape[2] // 2])[len(selected) // 2 if selected else 0]
+        out = _figure_path(output_dir, subject, session, acq, f"{desc}ratios", "mrsi")
+        figures.append((f"Ratio maps of the super-resolved maps, λ={lambda_of_label(desc):g} (black: outside the "
+                        "ratio's mask)", plot_ratio_panel(ratios, k, out)))
     return figures
+
+
+def _ratio_order(label: str) -> tuple[int, str]:
+    """Sort key: the order of :data:`mrsisr.ratios.RATIOS` (tCho/NAA, tCho/tCr, NAA/tCr), others after."""
+    from mrsisr.ratios import RATIOS, ratio_label
+
+    known = [ratio_label(num, den) for num, den in RATIOS]
+    return (known.index(label) if label in known else len(known), label)
+
+
+def _denominator(label: str) -> str | None:
+    """The denominator of a ratio label such as ``tChoNAA`` (a metabolite name that ends it)."""
+    return next((met for met in sorted(METABOLITES, key=len, reverse=True)
+                 if label.endswith(met) and label != met), None)
+
+
+def _sidecar(path: str | Path) -> dict:
+    """The JSON sidecar of a derivative NIfTI (empty when absent)."""
+    side = Path(str(path).removesuffix(".gz").removesuffix(".nii") + ".json")
+    return json.loads(side.read_text()) if side.is_file() else {}
 
 
 _STYLE = ("body{font-family:sans-serif;margin:2em;max-width:1200px} table{border-collapse:collapse;font-size:0.85em}"
           "td,th{border:1px solid #aaa;padding:2px 6px} .warning{background:#fdd;border:2px solid #c00;padding:1em}"
-          "img{max-width:100%;background:#000} h2{border-bottom:1px solid #ccc}")
+          "img{max-width:100%;background:#000} h2{border-bottom:1px solid #ccc}"
+          ".note{background:#fff6d5;border:1px solid #d9a400;padding:0.5em 1em;margin:0.4em 0}"
+          ".methods{background:#f4f4f4;padding:0.5em 1em;font-size:0.9em}")
 
 
 def _fingerprint(output_dir: Path, subject: str, session: str | None, errors: list[str]) -> str:
@@ -224,34 +195,135 @@ def _up_to_date(page: Path, fingerprint: str, output_dir: Path) -> bool:
     return f"<!-- mrsisr-fingerprint: {fingerprint} -->" in text and all((output_dir / i).is_file() for i in images)
 
 
+#: MHz per tesla of the ¹H resonance (the spectrometer frequency gives the field strength).
+PROTON_MHZ_PER_T = 42.577
+
+
+def field_strength(t1w: str | None, given: float | None = None,
+                   spectrometer_frequency_mhz: float | None = None) -> tuple[float | None, str]:
+    """Field strength in T and where it comes from: given, the T1w sidecar's ``MagneticFieldStrength``,
+    or the MRSI spectrometer frequency (¹H MHz / 42.577)."""
+    if given:
+        return float(given), "given"
+    if t1w:
+        meta = _sidecar(t1w)
+        if meta.get("MagneticFieldStrength"):
+            return float(meta["MagneticFieldStrength"]), "T1w sidecar MagneticFieldStrength"
+    if spectrometer_frequency_mhz:
+        return round(float(spectrometer_frequency_mhz) / PROTON_MHZ_PER_T, 2), "MRSI spectrometer frequency"
+    return None, "not recorded (no MagneticFieldStrength in the T1w sidecar, no spectrometer frequency)"
+
+
+def _acquired_grid(files: dict) -> tuple[tuple[int, ...], np.ndarray] | None:
+    """Shape and voxel sizes (mm) of the acquired MRSI grid (that of the quality masks)."""
+    from mrsisr.grid import voxel_sizes
+
+    reference = next(iter(files["quality"].values()), None)
+    if reference is None:
+        return None
+    img = nib.load(str(reference))
+    return tuple(int(n) for n in img.shape[:3]), voxel_sizes(img.affine)
+
+
+def acquisition_rows(files: dict, meta: dict, field: tuple[float | None, str]) -> list[dict]:
+    """The acquisition table: field strength, matrix, voxel size and field of view, network n and N."""
+    rows = [{"item": "Field strength", "value": f"{field[0]:g} T ({field[1]})" if field[0] else field[1]}]
+    grid = _acquired_grid(files)
+    if grid:
+        shape, sizes = grid
+        rows += [{"item": "MRSI matrix (acquired grid)", "value": " × ".join(str(n) for n in shape)},
+                 {"item": "Voxel size", "value": " × ".join(f"{v:.3g}" for v in sizes) + " mm"},
+                 {"item": "Field of view", "value": " × ".join(f"{n * v:.4g}" for n, v in zip(shape, sizes)) + " mm"}]
+    if meta:
+        rows += [{"item": "Network input matrix n" + (" (simulated)" if meta.get("SimulatedAcquisition") else ""),
+                  "value": str(meta.get("AcquiredMatrix"))},
+                 {"item": "Output matrix N", "value": str(meta.get("TargetMatrix"))}]
+    return rows
+
+
+def report_notes(meta: dict, *, missing_metabolites, flair: bool, flair_substitute: str | None = None) -> list[str]:
+    """Notes a reader must see: metabolites not super-resolved, no FLAIR, the quality criteria applied."""
+    notes = []
+    if missing_metabolites:
+        notes.append(f"Not super-resolved: {', '.join(missing_metabolites)} (absent from the fitting output, or a "
+                     "combined Glu+Gln that the packaged model does not super-resolve).")
+    if not flair:
+        notes.append("No FLAIR: the network's FLAIR input was "
+                     f"{flair_substitute or 'the substitute that the model was trained with'}; the maps rely on the "
+                     "T1w as their only anatomical prior.")
+    limits = meta.get("QualityThresholds", {})
+    if limits:
+        applied = [f"S/N ≥ {limits['SNRMin']:g}" if limits.get("SNRMin") is not None else "S/N: not applied",
+                   f"FWHM ≤ {limits['FWHMMax']:g} ppm" if limits.get("FWHMMax") is not None else "FWHM: not applied",
+                   f"%SD ≤ {limits['CRLBMax']:g}" if limits.get("CRLBMax") is not None else "%SD (CRLB): not applied"]
+        notes.append("Quality criteria applied: " + ", ".join(applied) + "; voxels outside the eroded brain mask "
+                     "rejected.")
+    return notes
+
+
+def _first_sr_sidecar(files: dict) -> dict:
+    sidecar = next(iter(files["sr"].values()), {})
+    return _sidecar(next(iter(sidecar.values()))) if sidecar else {}
+
+
+def _methods_facts(files: dict, meta: dict, field, *, missing_metabolites, flair, flair_substitute, fitting_tool,
+                   acquired_matrix=None):
+    from mrsisr.bids_app.boilerplate import facts_from_sidecar
+
+    lambdas = sorted({lambda_of_label(desc) for by_desc in files["sr"].values() for desc in by_desc})
+    labels = sorted({label for by_label in files["ratio"].values() for label in by_label}, key=_ratio_order)
+    grid = _acquired_grid(files)
+    return facts_from_sidecar(
+        meta, metabolites=list(files["sr"]), sharpness=lambdas,
+        ratios=[label.replace(den, f"/{den}", 1) if (den := _denominator(label)) else label for label in labels],
+        output_spaces=("orig", "T1w") if files["t1w"] else ("orig",), missing_metabolites=missing_metabolites,
+        flair=flair, flair_substitute=flair_substitute, fitting_tool=fitting_tool, field_strength_t=field[0],
+        voxel_size_mm=tuple(float(v) for v in grid[1]) if grid else None, acquired_matrix=acquired_matrix)
+
+
 def write_subject_report(output_dir: Path, subject: str, session: str | None, t1w: str,
-                         errors: list[str] | None = None, force: bool = False) -> Path:
+                         errors: list[str] | None = None, force: bool = False, *,
+                         missing_metabolites: list[str] | None = None, flair: bool = True,
+                         flair_substitute: str | None = None, fitting_tool: str | None = None,
+                         field_strength_t: float | None = None,
+                         spectrometer_frequency_mhz: float | None = None) -> Path:
     """Draw the figures and write ``sub-XX[_ses-YY].html`` at the root of the output dataset.
 
-    Skipped (unless ``force``) when the page was made from identical derivatives: a resumed run
-    does not redraw its figures.
+    The notes (``missing_metabolites``, ``flair``) and the acquisition facts come from the caller;
+    ``missing_metabolites`` None falls back on the sidecars' ``MissingMetabolites``. Skipped (unless
+    ``force``) when the page was made from identical derivatives and notes: a resumed run does not
+    redraw its figures.
     """
     output_dir = Path(output_dir)
     key = f"sub-{subject}" + (f"_ses-{session}" if session else "")
-    fingerprint = _fingerprint(output_dir, subject, session, list(errors or []))
+    options = json.dumps([missing_metabolites, flair, flair_substitute, fitting_tool, field_strength_t,
+                          spectrometer_frequency_mhz])
+    fingerprint = _fingerprint(output_dir, subject, session, list(errors or []) + [options])
     if not force and _up_to_date(output_dir / f"{key}.html", fingerprint, output_dir):
         return output_dir / f"{key}.html"
     files = subject_files(output_dir, subject, session)
     parts = [f"<html><head><meta charset='utf-8'><title>{key}</title><style>{_STYLE}</style></head><body>",
              f"<!-- mrsisr-fingerprint: {fingerprint} -->", f"<h1>mrsisr report: {html.escape(key)}</h1>"]
-    sidecar = next(iter(files["sr"].values()), {})
-    meta = json.loads(next(iter(sidecar.values())).with_suffix("").with_suffix(".json").read_text()) if sidecar else {}
+    meta = _first_sr_sidecar(files)
+    if missing_metabolites is None:
+        missing_metabolites = meta.get("MissingMetabolites", [])
     model = meta.get("Model", {})
     if model.get("Placeholder"):
         parts.append("<div class='warning'><b>Placeholder model.</b> The super-resolved maps come from an "
                      "untrained or quickly trained placeholder network: do not interpret them clinically.</div>")
     for error in errors or []:
         parts.append(f"<div class='warning'><b>Error:</b> {html.escape(error)}</div>")
+    for note in report_notes(meta, missing_metabolites=missing_metabolites, flair=flair,
+                             flair_substitute=flair_substitute):
+        parts.append(f"<div class='note'><b>Note:</b> {html.escape(note)}</div>")
+    field = field_strength(t1w, field_strength_t, spectrometer_frequency_mhz)
+    parts += ["<h2>Acquisition</h2>", _table_html(acquisition_rows(files, meta, field))]
     if meta:
         summary = [{"item": k, "value": json.dumps(meta.get(k))} for k in (
             "AcquiredMatrix", "TargetMatrix", "SimulatedAcquisition", "SkullStrippingBackend",
             "CoregistrationBackend", "QualityThresholds", "SelectedSlices")]
         summary += [{"item": f"Model {k}", "value": str(v)} for k, v in model.items()]
+        summary.append({"item": "Maps in T1w space", "value": f"{len(files['t1w'])} files (space-T1w)"})
         parts += ["<h2>Processing summary</h2>", _table_html(summary)]
     for caption, path in _make_figures(output_dir, files, t1w, subject, session):
         parts += [f"<h2>{html.escape(caption)}</h2>",
@@ -259,8 +331,38 @@ def write_subject_report(output_dir: Path, subject: str, session: str | None, t1
     for title, name in (("Quality counts per metabolite", "counts"), ("Slice selection", "slices")):
         if name in files:
             parts += [f"<h2>{title}</h2>", _table_html(read_tsv(files[name]))]
+    if meta:
+        from mrsisr.bids_app.boilerplate import methods_html
+
+        facts = _methods_facts(files, meta, field, missing_metabolites=missing_metabolites, flair=flair,
+                               flair_substitute=flair_substitute, fitting_tool=fitting_tool)
+        parts += ["<h2>Methods (to paste into a paper)</h2>", methods_html(facts)]
     parts.append("</body></html>")
     return atomic_write_text(output_dir / f"{key}.html", "\n".join(parts) + "\n")
+
+
+def write_run_citation(output_dir: Path, subjects: list[tuple[str, str | None, str]], *,
+                       missing_metabolites: list[str] | None = None, flair: bool = True,
+                       fitting_tool: str | None = None) -> Path | None:
+    """``OUTPUT_DIR/logs/CITATION.md``: the methods paragraph of the run, from the first subject with
+    super-resolved maps, listing the acquired matrices of all (``subjects``: subject, session, T1w)."""
+    from mrsisr.bids_app.boilerplate import write_citation
+
+    done = []
+    for subject, session, t1w in subjects:
+        files = subject_files(Path(output_dir), subject, session)
+        meta = _first_sr_sidecar(files)
+        if meta:
+            done.append((files, meta, t1w))
+    if not done:
+        return None
+    files, meta, t1w = done[0]
+    if missing_metabolites is None:
+        missing_metabolites = sorted({m for _, other, _ in done for m in other.get("MissingMetabolites", [])})
+    facts = _methods_facts(files, meta, field_strength(t1w), missing_metabolites=missing_metabolites, flair=flair,
+                           flair_substitute=None, fitting_tool=fitting_tool,
+                           acquired_matrix=[other.get("AcquiredMatrix") for _, other, _ in done])
+    return write_citation(output_dir, facts)
 
 
 def cohort_rows(output_dir: Path) -> list[dict]:
@@ -296,7 +398,7 @@ def write_group_report(output_dir: Path) -> tuple[Path, Path]:
     columns = list(rows[0])
     lines = ["\t".join(columns)] + ["\t".join(str(r[c]) for c in columns) for r in rows]
     tsv = atomic_write_text(output_dir / "group" / "cohort.tsv", "\n".join(lines) + "\n")
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3))
     metabolites = sorted({r["metabolite"] for r in rows})
     for index, met in enumerate(metabolites):
@@ -305,7 +407,7 @@ def write_group_report(output_dir: Path) -> tuple[Path, Path]:
     ax.set_xticks(range(len(metabolites)), metabolites, color="white")
     ax.set_ylabel("kept voxel fraction", color="white")
     ax.tick_params(colors="white")
-    figure = _save(fig, output_dir / "group" / "figures" / "group_desc-quality_plot.png")
+    figure = save_figure(fig, output_dir / "group" / "figures" / "group_desc-quality_plot.png")
     reports = sorted(p.name for p in output_dir.glob("sub-*.html"))
     links = "".join(f"<li><a href='{name}'>{name}</a></li>" for name in reports)
     page = (f"<html><head><meta charset='utf-8'><title>mrsisr group report</title><style>{_STYLE}</style></head><body>"

@@ -14,6 +14,8 @@ __all__ = [
     "FWHM_MAX_PPM",
     "MIN_VALID_FRACTION",
     "MRI_FACTOR",
+    "OUTPUT_SPACES",
+    "RATIO_DENOMINATOR_FLOOR",
     "SHARPNESS",
     "SNR_MIN",
     "TARGET_MATRIX",
@@ -35,3 +37,10 @@ SHARPNESS: tuple[float, ...] = (0.0,)
 BATCH_SIZE: int = 8
 #: The MRI is resampled onto the MRSI grid at this many times its resolution, in every direction.
 MRI_FACTOR: int = 3
+#: Ratio maps: the denominator must exceed this fraction of its 99th percentile on its mask
+#: (a relative floor, since the maps are in institutional units; 0.05 drops near-zero denominators
+#: that would turn noise into huge ratios).
+RATIO_DENOMINATOR_FLOOR: float = 0.05
+#: Spaces the super-resolved maps are written in (fMRIPrep's ``--output-spaces``): the MRSI
+#: output grid (``orig``) and the T1w grid (``T1w``).
+OUTPUT_SPACES: tuple[str, ...] = ("orig", "T1w")

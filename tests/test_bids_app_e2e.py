@@ -131,10 +131,38 @@ def test_derivative_files_affines_and_sidecars(real, weights):
     assert list((out / "log").glob("*/mrsisr.toml"))
 
 
+def test_t1w_space_and_ratio_outputs(real):
+    mrs = real["out"] / "sub-01" / "mrs"
+    t1w = nib.load(real["bids"] / "sub-01" / "anat" / "sub-01_T1w.nii.gz")
+    for met in ("NAA", "tCho"):
+        orig = nib.load(mrs / f"sub-01_acq-16_space-orig_res-64_met-{met}_desc-srLam0_mrsi.nii.gz").get_fdata()
+        orig_mask = nib.load(mrs / f"sub-01_acq-16_space-orig_res-64_met-{met}_desc-sr_mask.nii.gz").get_fdata() > 0
+        img = nib.load(mrs / f"sub-01_acq-16_space-T1w_met-{met}_desc-srLam0_mrsi.nii.gz")
+        mask = nib.load(mrs / f"sub-01_acq-16_space-T1w_met-{met}_desc-sr_mask.nii.gz").get_fdata() > 0
+        assert img.shape == t1w.shape and np.allclose(img.affine, t1w.affine) and mask.sum() > 100
+        values = img.get_fdata()
+        assert values[mask].min() >= orig[orig_mask].min() - 1e-4 and np.all(values[~mask] == 0)
+        sidecar = json.loads((mrs / f"sub-01_acq-16_space-T1w_met-{met}_desc-srLam0p03_mrsi.json").read_text())
+        assert sidecar["Space"] == "T1w" and sidecar["Sharpness"] == 0.03
+    stem = mrs / "sub-01_acq-16_space-orig_res-64"
+    naa, tcho = (nib.load(f"{stem}_met-{m}_desc-srLam0p03_mrsi.nii.gz").get_fdata() for m in ("NAA", "tCho"))
+    ratio = nib.load(f"{stem}_desc-srLam0p03ratiotChoNAA_mrsi.nii.gz").get_fdata()
+    ratio_mask = nib.load(f"{stem}_desc-srLam0p03ratiotChoNAA_mask.nii.gz").get_fdata() > 0
+    assert ratio_mask.sum() > 50
+    np.testing.assert_allclose(ratio[ratio_mask], tcho[ratio_mask] / naa[ratio_mask], rtol=1e-5)
+    meta = json.loads(Path(f"{stem}_desc-srLam0p03ratiotChoNAA_mrsi.json").read_text())
+    assert meta["Numerator"] == "tCho" and meta["Denominator"] == "NAA" and meta["DenominatorFloor"] > 0
+    assert (mrs / "sub-01_acq-16_space-T1w_desc-srLam0ratiotChoNAA_mrsi.nii.gz").is_file()
+    assert not list(mrs.glob("*ratiotChotCr*"))  # tCr was not super-resolved
+
+
 def test_report(real):
     page = (real["out"] / "sub-01.html").read_text()
     assert "Skull-strip" in page and "Co-registration" in page and "Quality masks" in page
     assert "NAA: zero-filled, super-resolved" in page and "Quality counts" in page
+    assert "Field strength" in page and "Ratio maps of the super-resolved maps" in page and "Methods" in page
+    citation = (real["out"] / "logs" / "CITATION.md").read_text()
+    assert "brainextractor" in citation and "SimpleITK" in citation and "Dong S" in citation
     for src in page.split("src='")[1:]:
         assert (real["out"] / src.split("'")[0]).is_file()
     assert "sub-02" in (real["out"] / "sub-02.html").read_text()
@@ -146,8 +174,10 @@ def test_pybids_indexes_the_outputs(real):
     layout = BIDSLayout(str(real["bids"]), validate=False)
     layout.add_derivatives(str(real["out"]), config=["bids", "derivatives", str(PYBIDS_CONFIG)])
     derivatives = layout.derivatives.get_pipeline("mrsisr")
-    found = derivatives.get(subject="01", metabolite="NAA", desc="srLam0p03", extension=".nii.gz")
+    found = derivatives.get(subject="01", metabolite="NAA", desc="srLam0p03", space="orig", extension=".nii.gz")
     assert len(found) == 1 and found[0].entities["res"] == "64"
+    in_t1w = derivatives.get(subject="01", metabolite="NAA", desc="srLam0p03", space="T1w", extension=".nii.gz")
+    assert len(in_t1w) == 1 and "res" not in in_t1w[0].entities
     assert len(derivatives.get(subject="01", suffix="mask", desc="brain", extension=".nii.gz")) == 1
 
 

@@ -115,6 +115,17 @@ def test_sink_splits_metabolites_with_sidecars(tmp_path):
     assert json.loads(Path(result.outputs.out_meta[2]).read_text()) == {"A": 1, "Metabolite": "Ins"}
 
 
+def test_output_spaces_option(small_bids, tmp_path):
+    common = [str(small_bids), str(tmp_path / "out"), "participant"]
+    assert parse_args(common).output_spaces == ("orig", "T1w")
+    assert parse_args(common + ["--output-spaces", "orig"]).output_spaces == ("orig",)
+    from mrsisr.bids_app.cli import AppExit
+
+    with pytest.raises(AppExit) as stop:
+        parse_args(common + ["--output-spaces", "MNI152NLin2009cAsym"])
+    assert stop.value.code == EXIT["usage"]
+
+
 def test_config_toml_round_trip(tmp_path):
     config = RunConfig(bids_dir=tmp_path, output_dir=tmp_path / "o", analysis_level="participant",
                        work_dir=tmp_path / "w", lcmodel_dir=tmp_path / "l", sharpness=(0.0, 0.03),

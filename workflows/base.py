@@ -9,9 +9,11 @@ from pathlib import Path
 from nipype.interfaces import utility as niu
 from nipype.pipeline import engine as pe
 
+from mrsisr.defaults import RATIO_DENOMINATOR_FLOOR
 from mrsisr.workflows.anatomical import init_anat_wf
-from mrsisr.workflows.mrsi import MRSIOptions, init_mrsi_wf
+from mrsisr.workflows.mrsi import RATIO_FIELDS, T1W_FIELDS, MRSIOptions, init_mrsi_wf
 from mrsisr.workflows.outputs import export_training_slices, init_ds_anat_wf, init_ds_mrsi_wf
+from mrsisr.workflows.outputs_derived import init_ds_mrsi_t1w_wf, init_ds_ratios_wf
 
 __all__ = ["init_mrsisr_wf", "init_single_subject_wf", "mrsi_options", "subject_workflow_name", "bids_uri"]
 
@@ -80,7 +82,9 @@ def init_single_subject_wf(
     Outputs
     -------
     brain_mask, t1w_brain, flair_t1w, out_matrix, metabolites, acquired_matrix, quality_mask,
-    counts_file, slices_file, zero_filled_file, sr_files, sr_mask, model_info, slices_npz
+    counts_file, slices_file, zero_filled_file, sr_files, sr_mask, model_info, slices_npz, ratio_files,
+    ratio_masks, ratio_labels, ratio_numerators, ratio_denominators, ratio_sharpness, ratio_floors, and with
+    ``T1w`` in ``options.output_spaces``: sr_t1w_files, sr_t1w_mask, ratio_t1w_files, ratio_t1w_masks
     """
     workflow = pe.Workflow(name=name or subject_workflow_name(subject, session))
     inputnode = pe.Node(niu.IdentityInterface(fields=["t1w", "flair", "lcmodel_dir", "subject", "session"]),
@@ -92,7 +96,9 @@ def init_single_subject_wf(
         if value is not None:
             setattr(inputnode.inputs, field, str(value))
     mrsi_fields = ["metabolites", "acquired_matrix", "quality_mask", "counts_file", "slices_file",
-                   "zero_filled_file", "sr_files", "sr_mask", "model_info", "slices_npz"]
+                   "zero_filled_file", "sr_files", "sr_mask", "model_info", "slices_npz"] + RATIO_FIELDS
+    if "T1w" in options.output_spaces:
+        mrsi_fields += T1W_FIELDS
     outputnode = pe.Node(niu.IdentityInterface(fields=["brain_mask", "t1w_brain", "flair_t1w", "out_matrix"]
                                                + mrsi_fields), name="outputnode")
     anat_wf = init_anat_wf(backend=backend)
@@ -116,6 +122,9 @@ def init_single_subject_wf(
     if output_dir is not None:
         _add_sinks(workflow, anat_wf, mrsi_wf, inputnode, output_dir=output_dir, t1w=t1w, flair=flair,
                    lcmodel_dir=lcmodel_dir, bids_dir=bids_dir, subject=subject, session=session, options=options)
+        _add_derived_sinks(workflow, anat_wf, mrsi_wf, inputnode, output_dir=output_dir, t1w=t1w, flair=flair,
+                           lcmodel_dir=lcmodel_dir, bids_dir=bids_dir, subject=subject, session=session,
+                           options=options)
         if options.export_slices:
             ds_slices_npz = pe.Node(niu.Function(function=export_training_slices, input_names=["in_file", "output_dir"],
                                                  output_names=["out_file"]), name="ds_slices_npz",
@@ -157,6 +166,47 @@ def _add_sinks(workflow, anat_wf, mrsi_wf, inputnode, *, output_dir, t1w, flair,
                                ("outputnode.zero_filled_file", "inputnode.zero_filled_file"),
                                ("outputnode.sr_files", "inputnode.sr_files"),
                                ("outputnode.sr_mask", "inputnode.sr_mask")]),
+    ])
+
+
+def _add_derived_sinks(workflow, anat_wf, mrsi_wf, inputnode, *, output_dir, t1w, flair, lcmodel_dir, bids_dir,
+                       subject, session, options: MRSIOptions) -> None:
+    """Connect the writers of :mod:`mrsisr.workflows.outputs_derived`: ratio maps per output space and the
+    super-resolved maps on the T1w grid."""
+    anat_sources = [bids_uri(t1w or "T1w", bids_dir), bids_uri(flair or "FLAIR", bids_dir)]
+    folder = Path(lcmodel_dir or ".") / f"sub-{subject}" / (f"ses-{session}" if session else "")
+    sources = anat_sources + [bids_uri(folder, bids_dir)]
+    label = f"sim{options.simulate_matrix}" if options.simulate_matrix is not None else options.acquisition
+    ratio_fields = [("ratio_labels", "labels"), ("ratio_numerators", "numerators"),
+                    ("ratio_denominators", "denominators"), ("ratio_sharpness", "sharpness"),
+                    ("ratio_floors", "floors"), ("model_info", "model_info")]
+    for space in ["orig"] + (["T1w"] if "T1w" in options.output_spaces else []):  # orig: always (as the SR maps)
+        suffix = "" if space == "orig" else "_t1w"
+        ds_ratios_wf = init_ds_ratios_wf(output_dir=output_dir, sources=sources, acquisition=label, space=space,
+                                         target_matrix=options.target_matrix, floor_fraction=RATIO_DENOMINATOR_FLOOR,
+                                         name=f"ds_ratios{suffix}_wf")
+        workflow.connect([
+            (inputnode, ds_ratios_wf, [("t1w", "inputnode.source_file")]),
+            (mrsi_wf, ds_ratios_wf, [(f"outputnode.ratio{suffix}_files", "inputnode.ratio_files"),
+                                     (f"outputnode.ratio{suffix}_masks", "inputnode.ratio_masks")]
+             + [(f"outputnode.{src}", f"inputnode.{dst}") for src, dst in ratio_fields]),
+        ])
+    if "T1w" not in options.output_spaces:
+        return
+    ds_t1w_wf = init_ds_mrsi_t1w_wf(output_dir=output_dir, sources=sources, acquisition=label,
+                                    sharpness=options.sharpness, target_matrix=options.target_matrix,
+                                    simulate_matrix=options.simulate_matrix,
+                                    thresholds=dict(options.thresholds(), SourceAcquisition=options.acquisition))
+    workflow.connect([
+        (inputnode, ds_t1w_wf, [("t1w", "inputnode.source_file")]),
+        (anat_wf, ds_t1w_wf, [("outputnode.skullstrip_backend", "inputnode.skullstrip_backend"),
+                              ("outputnode.coreg_backend", "inputnode.coreg_backend")]),
+        (mrsi_wf, ds_t1w_wf, [("outputnode.metabolites", "inputnode.metabolites"),
+                              ("outputnode.acquired_matrix", "inputnode.acquired_matrix"),
+                              ("outputnode.model_info", "inputnode.model_info"),
+                              ("outputnode.slices", "inputnode.slices"),
+                              ("outputnode.sr_t1w_files", "inputnode.sr_t1w_files"),
+                              ("outputnode.sr_t1w_mask", "inputnode.sr_t1w_mask")]),
     ])
 
 

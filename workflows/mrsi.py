@@ -10,7 +10,8 @@ from nipype.pipeline import engine as pe
 
 from mrsisr import METABOLITES, defaults
 
-__all__ = ["MRSIOptions", "init_mrsi_wf", "target_grid", "export_label"]
+__all__ = ["MRSIOptions", "init_mrsi_wf", "target_grid", "export_label", "resample_ratios_to_t1w",
+           "RATIO_FIELDS", "T1W_FIELDS"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class MRSIOptions:
         Slice selection threshold (valid voxels / nx·ny).
     export_slices : bool
         Also write a prepared-slice file for ``mrsisr-train`` (output ``slices_npz``).
+    output_spaces : tuple of str
+        With ``T1w``, the super-resolved and ratio maps are also resampled onto the T1w grid.
     """
 
     metabolites: tuple[str, ...] = METABOLITES
@@ -56,11 +59,13 @@ class MRSIOptions:
     min_valid_fraction: float = defaults.MIN_VALID_FRACTION
     omp_nthreads: int = 1
     export_slices: bool = False
+    output_spaces: tuple[str, ...] = defaults.OUTPUT_SPACES
 
     def __post_init__(self):
         from mrsisr.interfaces.bids import lambda_label
 
         object.__setattr__(self, "metabolites", tuple(self.metabolites))
+        object.__setattr__(self, "output_spaces", tuple(self.output_spaces))
         object.__setattr__(self, "sharpness", tuple(float(lam) for lam in self.sharpness))
         labels = [lambda_label(lam) for lam in self.sharpness]
         if not labels or len(set(labels)) != len(labels):
@@ -159,6 +164,10 @@ def init_mrsi_wf(*, options: MRSIOptions = MRSIOptions(), name: str = "mrsi_wf")
         The network's identity (variant, weights, sha256, placeholder flag).
     slices_npz
         Prepared-slice file (only with ``export_slices``).
+    ratio_files, ratio_masks, ratio_labels, ratio_numerators, ratio_denominators, ratio_sharpness, ratio_floors
+        Ratio maps (tCho/NAA, tCho/tCr, NAA/tCr) of each λ on the N-grid, see :class:`~mrsisr.interfaces.RatioMaps`.
+    sr_t1w_files, sr_t1w_mask, ratio_t1w_files, ratio_t1w_masks
+        The same maps on the T1w grid (only with ``T1w`` in ``output_spaces``).
     """
     from mrsisr.interfaces.maps import LoadMetaboliteMaps
     from mrsisr.interfaces.quality import QualityFilter
@@ -171,8 +180,8 @@ def init_mrsi_wf(*, options: MRSIOptions = MRSIOptions(), name: str = "mrsi_wf")
         "lcmodel_dir", "subject", "session", "brain_mask", "t1w_brain", "flair_brain"]), name="inputnode")
     outputnode = pe.Node(niu.IdentityInterface(fields=[
         "metabolites", "acquired_matrix", "quality_mask", "counts_file", "slices_file", "slices",
-        "zero_filled_file", "sr_files", "sr_mask", "reference_file", "model_info", "slices_npz"]),
-        name="outputnode")
+        "zero_filled_file", "sr_files", "sr_mask", "reference_file", "model_info", "slices_npz"]
+        + RATIO_FIELDS + T1W_FIELDS), name="outputnode")
 
     load = pe.Node(LoadMetaboliteMaps(metabolites=list(options.metabolites)), name="load", mem_gb=1.0)
     if options.acquisition:
@@ -234,7 +243,67 @@ def init_mrsi_wf(*, options: MRSIOptions = MRSIOptions(), name: str = "mrsi_wf")
     ])
     if options.export_slices:
         _add_export(workflow, inputnode, load, quality, select_slices, resample, outputnode)
+    _add_lab_outputs(workflow, inputnode, load, superres, outputnode, sharpness=options.sharpness,
+                     t1w="T1w" in options.output_spaces)
     return workflow
+
+
+RATIO_FIELDS = ["ratio_files", "ratio_masks", "ratio_labels", "ratio_numerators", "ratio_denominators",
+                "ratio_sharpness", "ratio_floors"]
+T1W_FIELDS = ["sr_t1w_files", "sr_t1w_mask", "ratio_t1w_files", "ratio_t1w_masks"]
+
+
+def _add_lab_outputs(workflow, inputnode, load, superres, outputnode, *, sharpness, t1w: bool) -> None:
+    """Ratio maps of the super-resolved maps and, with ``t1w``, both resampled onto the T1w grid."""
+    from mrsisr.interfaces.ratios import RatioMaps
+    from mrsisr.interfaces.spaces import ResampleToT1w
+
+    ratios = pe.Node(RatioMaps(sharpness=list(sharpness)), name="ratios")
+    workflow.connect([
+        (load, ratios, [("metabolites", "metabolites")]),
+        (superres, ratios, [("out_files", "in_files"),
+                            ("mask_file", "mask_file")]),
+        (ratios, outputnode, [("out_files", "ratio_files"),
+                              ("mask_files", "ratio_masks"),
+                              ("labels", "ratio_labels"),
+                              ("numerators", "ratio_numerators"),
+                              ("denominators", "ratio_denominators"),
+                              ("sharpness", "ratio_sharpness"),
+                              ("floors", "ratio_floors")]),
+    ])
+    if not t1w:
+        return
+    sr_to_t1w = pe.Node(ResampleToT1w(), name="sr_to_t1w", mem_gb=2.0)
+    ratios_to_t1w = pe.Node(niu.Function(function=resample_ratios_to_t1w,
+                                         input_names=["in_files", "mask_files", "reference_file"],
+                                         output_names=["out_files", "out_masks"]), name="ratios_to_t1w", mem_gb=2.0)
+    workflow.connect([
+        (inputnode, sr_to_t1w, [("t1w_brain", "reference_file")]),
+        (inputnode, ratios_to_t1w, [("t1w_brain", "reference_file")]),
+        (superres, sr_to_t1w, [("out_files", "in_files"),
+                               ("mask_file", "mask_files")]),
+        (ratios, ratios_to_t1w, [("out_files", "in_files"),
+                                 ("mask_files", "mask_files")]),
+        (sr_to_t1w, outputnode, [("out_files", "sr_t1w_files"),
+                                 (("out_masks", _first), "sr_t1w_mask")]),
+        (ratios_to_t1w, outputnode, [("out_files", "ratio_t1w_files"),
+                                     ("out_masks", "ratio_t1w_masks")]),
+    ])
+
+
+def _first(items: list):
+    return items[0]
+
+
+def resample_ratios_to_t1w(in_files: list, mask_files: list, reference_file: str) -> tuple[list, list]:
+    """:class:`~mrsisr.interfaces.ResampleToT1w` on each ratio map with its own mask; empty lists stay empty
+    (a run whose metabolites make no ratio)."""
+    from mrsisr.interfaces.spaces import ResampleToT1w
+
+    if not in_files:
+        return [], []
+    result = ResampleToT1w(in_files=in_files, mask_files=mask_files, reference_file=reference_file).run()
+    return result.outputs.out_files, result.outputs.out_masks
 
 
 def _add_export(workflow, inputnode, load, quality, select_slices, resample, outputnode) -> None:

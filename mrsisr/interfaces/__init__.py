@@ -10,6 +10,8 @@
 ``SuperResolve``           the MCM network on every selected slice, metabolite and λ
 ``ExportSlices``           prepared slices for ``mrsisr-train``
 ``DerivativesDataSink``    any output under its BIDS-derivative name, written atomically
+``RatioMaps``              tCho/NAA, tCho/tCr, NAA/tCr from the super-resolved maps, with masks
+``ResampleToT1w``          masked maps from the MRSI grid onto the T1w grid (no zeros leak in)
 =========================  ==========================================================
 
 Names are resolved lazily, so importing one node does not import the others' dependencies
@@ -28,6 +30,8 @@ _WHERE = {
     "SuperResolve": "superres",
     "ExportSlices": "export",
     "DerivativesDataSink": "bids",
+    "RatioMaps": "ratios",
+    "ResampleToT1w": "spaces",
 }
 
 __all__ = sorted(_WHERE)
