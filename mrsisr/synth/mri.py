@@ -2,7 +2,7 @@
 
 Each image is rendered on its own grid by pulling every voxel centre back to MNI space (for
 the FLAIR, first through the true FLAIR→T1w head motion), mixing the tissue fractions found
-there with the contrast tables of :mod:`mrsisr.synth.anatomy`, multiplying a smooth receive
+there with the contrast tables of :mod:`mrsisr.synth.head`, multiplying a smooth receive
 bias field and adding complex Gaussian noise whose magnitude is taken (Rician statistics, as
 in a real magnitude image). Thick FLAIR slices average several thin sub-samples (partial volume).
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mrsisr.synth.anatomy import FLAIR_SIGNAL, T1W_SIGNAL
+from mrsisr.synth.head import FLAIR_SIGNAL, T1W_SIGNAL
 from mrsisr.synth.fields import SmoothRandomField
 from mrsisr.synth.geometry import Grid
 

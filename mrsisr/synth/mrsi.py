@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from mrsisr.synth.anatomy import SINUSES_MNI, TEMPORAL_MNI, HeadModel, region_proximity
+from mrsisr.synth.head import SINUSES_MNI, TEMPORAL_MNI, HeadModel, region_proximity
 from mrsisr.synth.fields import smoothstep
 from mrsisr.synth.fit import FitReport, misc_values, simulate_fit
 from mrsisr.synth.geometry import FINE_FACTOR, Grid, fine_mrsi_grid, kspace_truncate, kspace_truncate_volume

@@ -15,7 +15,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from mrsisr.synth import bids
-from mrsisr.synth.anatomy import HEAD_CENTRE_MNI, SLAB_CENTRE_MNI, SubjectWarp, load_head_model
+from mrsisr.synth.head import HEAD_CENTRE_MNI, SLAB_CENTRE_MNI, SubjectWarp, load_head_model
 from mrsisr.synth.geometry import MRSI_VOXEL_MM, Grid, axial_grid, mrsi_grid
 from mrsisr.synth.metabolites import MetaboliteVariation
 from mrsisr.synth.mri import Acquisition, contrast, render
