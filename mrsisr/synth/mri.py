@@ -16,6 +16,7 @@ import numpy as np
 
 from mrsisr.synth.head import FLAIR_SIGNAL, T1W_SIGNAL
 from mrsisr.synth.fields import SmoothRandomField
+from mrsisr.synth.findings import HYPERINTENSITY_SIGNAL
 from mrsisr.synth.geometry import Grid
 
 #: Signal of oedematous brain tissue (T1w darker, FLAIR bright).
@@ -53,14 +54,19 @@ class Acquisition:
         return np.sqrt(real * real + imaginary * imaginary)
 
 
-def contrast(tissues: dict[str, np.ndarray], tumour: dict[str, np.ndarray] | None, kind: str) -> np.ndarray:
+def contrast(tissues: dict[str, np.ndarray], tumour: dict[str, np.ndarray] | None, kind: str,
+             hyperintensity: np.ndarray | None = None) -> np.ndarray:
     """Noise-free signal of ``kind`` (``"t1w"`` or ``"flair"``) from fractions at N points.
 
     ``tissues`` needs ``gm``, ``wm``, ``csf`` and ``<kind>_extra`` (the extra-cerebral layers'
-    signal, already fraction-weighted).
+    signal, already fraction-weighted); ``hyperintensity`` is the fraction of brain tissue that
+    is an MRI-only lesion or gliosis (FLAIR-bright, T1-dark; :mod:`mrsisr.synth.findings`).
     """
     table = T1W_SIGNAL if kind == "t1w" else FLAIR_SIGNAL
     brain = tissues["gm"] * table["gm"] + tissues["wm"] * table["wm"]
+    if hyperintensity is not None:
+        brain = brain * (1.0 - hyperintensity) + (tissues["gm"] + tissues["wm"]) * hyperintensity * (
+            HYPERINTENSITY_SIGNAL[kind])
     signal = tissues["csf"] * table["csf"] + tissues[f"{kind}_extra"]
     if tumour is None:
         return signal + brain
