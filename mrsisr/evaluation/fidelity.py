@@ -231,7 +231,8 @@ def _means(rows: list[dict], kind: str, values: tuple[str, ...]) -> list[dict]:
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
         if row["kind"] == kind:
-            groups.setdefault((row["method"], row["n"], row["lam"], row["metabolite"], row["size_mm"]), []).append(row)
+            key = (row["method"], row["n"], row["lam"], row["metabolite"], row["size_mm"])
+            groups.setdefault(key, []).append(row)
     return [{"method": k[0], "n": k[1], "lam": k[2], "metabolite": k[3], "size_mm": k[4], "count": len(g),
              **{v: float(np.nanmean([r[v] for r in g])) for v in values}} for k, g in groups.items()]
 

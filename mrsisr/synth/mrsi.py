@@ -110,7 +110,8 @@ def sample_high_resolution(
     features["brain_mask"] = np.zeros(shape64, np.float32)
     labels = np.zeros(shape64, np.uint8)
     injected = {name: np.zeros(shape64, np.float32) for name in INJECTED_FRACTIONS}
-    injected.update({f"{kind}_{met}": np.ones(shape64, np.float32) for kind in ("variation", "spots") for met in TOTALS})
+    injected.update({f"{kind}_{met}": np.ones(shape64, np.float32)
+                     for kind in ("variation", "spots") for met in TOTALS})
     fine_shape = (fine.shape[0], fine.shape[1], FINE_FACTOR)
     names = ("gm", "wm", "csf", "envelope", "lipid", "head_mask", "depth", "brain_mask")
     for k in range(shape64[2]):

@@ -59,7 +59,8 @@ class Tumour:
         centre = pool[:, rng.integers(pool.shape[1])].astype(float)
         directions = rng.standard_normal((3, 6))
         directions /= np.linalg.norm(directions, axis=0)
-        necrosis, rim, margin = float(rng.uniform(5.0, 11.0)), float(rng.uniform(3.0, 6.0)), float(rng.uniform(10.0, 22.0))
+        necrosis, rim = float(rng.uniform(5.0, 11.0)), float(rng.uniform(3.0, 6.0))
+        margin = float(rng.uniform(10.0, 22.0))
         lobe_weights, inositol = rng.uniform(-0.15, 0.3, 6), float(rng.uniform(0.5, 1.8))
         # Drawn after the geometry, so the MRI-visible tumour of a seed is unchanged by them.
         infiltration_mm = float(rng.uniform(5.0, 20.0))
