@@ -92,7 +92,7 @@ def plot(result: dict, path: Path) -> Path:
     axes[0].legend(fontsize=6)
     axes[2].legend(fontsize=7)
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    figure.savefig(path, dpi=90)
     plt.close(figure)
     return path
 

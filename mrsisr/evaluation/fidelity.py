@@ -146,6 +146,8 @@ def _lesion_scores(recovered: np.ndarray, true: np.ndarray, mask: np.ndarray, ce
     distance = _distance(true.shape, centre)
     window = (distance <= radius + MARGIN_VOXELS) & mask
     peak = true[window].max()
+    if peak <= 0:  # an empty map there: nothing was injected
+        return float("nan"), float("nan")
     recovered_peak = recovered[(distance <= radius + 1) & mask].max()
     error = np.linalg.norm((recovered - true)[window]) / max(np.linalg.norm(true[window]), 1e-12)
     return float(recovered_peak / peak), float(error)
