@@ -18,6 +18,8 @@ from mrsisr.synth.cli import main, parse_args
         ["out", "--acquired-matrix", "17"],
         ["out", "--acquired-matrix", "64"],
         ["out", "--slices", "0"],
+        ["out", "--share-3t", "1.5"],
+        ["out", "--share-without-flair", "-0.1"],
     ],
 )
 def test_bad_arguments_exit_with_code_2(argv: list[str]) -> None:
@@ -31,6 +33,7 @@ def test_defaults_follow_the_contract() -> None:
     assert args.formats == ("nifti", "csv")
     assert args.acquired_matrix == [16, 20, 24, 28, 32]
     assert args.slices is None and not args.tiny
+    assert args.share_without_flair == 0.0 and args.share_3t == 0.0  # both off until the app serves them
 
 
 def test_refuses_a_non_empty_output(tmp_path: Path) -> None:

@@ -9,6 +9,8 @@ Examples::
         --names filter-scaling unconditioned --folds 5 --fold 0 --out-dir table1/
     # the λ sweep (Fig. 4) and the condition-mismatch study (Fig. 2)
     mrsisr-evaluate prepared/ --weights default --sharpness 0 0.03 0.06 0.09 --mismatch --out-dir figs/
+    # fidelity (issue 14): MRI-occult metabolic lesions recovered? MRI-only lesions painted in?
+    mrsisr-evaluate prepared/ --folds 5 --fold 0 --simulate-matrix 16 --sharpness 0 0.09 --fidelity --out-dir fid/
 
 ``DATA`` is a folder of prepared slices (``*_slices.npz``) or a BIDS dataset whose LCModel
 derivatives hold high-resolution (N×N) maps; a BIDS dataset's slices are first prepared as
@@ -26,7 +28,7 @@ import numpy as np
 
 from mrsisr import METABOLITES, TRAINED_MATRIX_SIZES
 from mrsisr.defaults import BATCH_SIZE
-from mrsisr.evaluation import runner, summary as summ
+from mrsisr.evaluation import fidelity as fid, runner, summary as summ
 
 __all__ = ["main", "parse_args"]
 
@@ -50,6 +52,9 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--mismatch", action="store_true", help="also run the Fig. 2 condition-mismatch study")
     parser.add_argument("--mismatch-sizes", type=int, nargs="+", default=list(TRAINED_MATRIX_SIZES),
                         help="matrix sizes of the mismatch study (default: the trained 16 18 … 32)")
+    parser.add_argument("--fidelity", action="store_true",
+                        help="also inject MRI-occult metabolic lesions and MRI-only lesions and score how each "
+                             "method recovers / leaks them (fidelity.json, fidelity.md in --out-dir)")
     parser.add_argument("--panels", type=int, metavar="N_ACQUIRED",
                         help="also draw the Fig. 3 panel (each metabolite at every --sharpness) at this n, "
                              "one PNG per evaluated subject (needs --out-dir)")
@@ -124,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.mismatch:
             study = runner.mismatch_study(subjects, models[0], list(args.mismatch_sizes), args.batch_size)
             result["mismatch"] = {key: value.tolist() for key, value in study.items()}
+        if args.fidelity:
+            fidelity = fid.fidelity_study(subjects, methods, args.simulate_matrix, args.sharpness, progress=log)
+            result["fidelity"] = {key: value for key, value in fidelity.items() if key != "rows"}
     except (FileNotFoundError, ValueError, RuntimeError) as error:
         print(f"mrsisr-evaluate: error: {error}", file=sys.stderr)
         return 2
@@ -132,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(result, indent=1, default=float))
     if args.out_dir:
         _write_outputs(args.out_dir, rows, result)
+        if args.fidelity:
+            (args.out_dir / "fidelity.json").write_text(json.dumps(fidelity, indent=1, default=float))
+            (args.out_dir / "fidelity.md").write_text(fid.fidelity_markdown(fidelity))
         if args.panels:
             from mrsisr.evaluation.figures import sharpness_panel
 
@@ -139,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
                 sharpness_panel(models[0], data, args.panels, args.sharpness,
                                 args.out_dir / f"panel_sub-{data.subject}_n{args.panels}.png")
     print(summ.markdown_report(result, "mrsisr evaluation").split("\n## ")[0])
+    if args.fidelity:
+        print(fid.fidelity_markdown(fidelity))
     return 0
 
 

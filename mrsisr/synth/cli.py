@@ -25,6 +25,10 @@ def _build_parser() -> argparse.ArgumentParser:
     cohort = parser.add_argument_group("cohort")
     cohort.add_argument("--subjects", type=int, default=3, help="number of subjects (default 3)")
     cohort.add_argument("--seed", type=int, default=0, help="cohort seed (default 0)")
+    cohort.add_argument("--share-without-flair", type=float, default=0.0, metavar="F",
+                        help="share of subjects without a FLAIR, 0..1 (default 0)")
+    cohort.add_argument("--share-3t", type=float, default=0.0, metavar="F",
+                        help="share of 3T-like acquisitions (4×4×5 mm MRSI voxels, lower S/N), 0..1 (default 0)")
     mrsi = parser.add_argument_group("MRSI")
     mrsi.add_argument("--slices", type=int, default=None, help="MRSI slices Z (default 39; 8 with --tiny)")
     mrsi.add_argument("--acquired-matrix", type=int, nargs="+", default=list(DEFAULT_ACQUIRED_MATRICES),
@@ -46,6 +50,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--formats: choose from {','.join(FORMATS)}")
     if args.subjects < 1:
         parser.error("--subjects must be at least 1")
+    for name in ("share_without_flair", "share_3t"):
+        if not 0.0 <= getattr(args, name) <= 1.0:
+            parser.error(f"--{name.replace('_', '-')} must be within 0..1")
     if args.slices is not None and not 1 <= args.slices <= 64:
         parser.error("--slices must be within 1..64")
     for matrix in args.acquired_matrix:
@@ -64,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     command = "mrsisr-synth " + shlex.join(sys.argv[1:] if argv is None else argv)
     generate_dataset(args.out_dir, subjects=args.subjects, seed=args.seed, slices=args.slices,
                      acquired_matrix=tuple(args.acquired_matrix), formats=args.formats, tiny=args.tiny,
-                     command=command)
+                     command=command, share_without_flair=args.share_without_flair, share_3t=args.share_3t)
     print(f"mrsisr-synth: wrote {args.subjects} subject(s) to {args.out_dir} "
           f"in {time.perf_counter() - start:.1f} s")
     return 0

@@ -85,13 +85,15 @@ def axial_grid(
     return Grid(tuple(int(s) for s in shape), affine)
 
 
-def mrsi_grid(centre_mm: np.ndarray, n_slices: int, matrix: int = HIGH_RES_MATRIX) -> Grid:
-    """The MRSI grid of an ``matrix×matrix×n_slices`` acquisition of the 217.6 mm FOV.
+def mrsi_grid(centre_mm: np.ndarray, n_slices: int, matrix: int = HIGH_RES_MATRIX,
+              voxel_mm: float = MRSI_VOXEL_MM, slice_mm: float = MRSI_VOXEL_MM) -> Grid:
+    """The MRSI grid of an ``matrix×matrix×n_slices`` acquisition of the ``64·voxel_mm`` FOV.
 
-    In-plane voxel ``matrix // 2`` and the middle of the slab sit on ``centre_mm``.
+    ``voxel_mm`` and ``slice_mm`` are the 64×64 acquisition's voxel (3.4 mm at 7T; coarser for a
+    3T-like protocol). In-plane voxel ``matrix // 2`` and the middle of the slab sit on ``centre_mm``.
     """
-    in_plane = MRSI_VOXEL_MM * HIGH_RES_MATRIX / matrix
-    affine = np.diag([-in_plane, -in_plane, MRSI_VOXEL_MM, 1.0])
+    in_plane = voxel_mm * HIGH_RES_MATRIX / matrix
+    affine = np.diag([-in_plane, -in_plane, slice_mm, 1.0])
     origin_index = np.array([matrix // 2, matrix // 2, (n_slices - 1) / 2])
     affine[:3, 3] = np.asarray(centre_mm, float) - affine[:3, :3] @ origin_index
     return Grid((matrix, matrix, n_slices), affine)

@@ -6,8 +6,10 @@ follow 7T MRSI/MRS reports for grey and white matter (e.g. NAA+NAAG ≈ 9–10 /
 Gly ≈ 0.9 / 0.6 mM); CSF holds none. High-grade glioma (e.g. Hangel et al. 2020, 7T FID-MRSI):
 enhancing tumour has NAA and tCr down, tCho, Gly and Gln up, Ins variable; necrosis holds
 almost nothing but lactate and lipid; oedema scales the underlying tissue's values
-(:data:`OEDEMA_FACTOR`). Each metabolite varies smoothly within tissue (±7 % log-normal,
-correlation length 25 mm), partly shared between metabolites.
+(:data:`OEDEMA_FACTOR`); non-enhancing tumour (inside the FLAIR abnormality, invisible as
+tumour on the MRI) has raised tCho and lowered NAA (:data:`NON_ENHANCING`). The variation the MRI
+does not explain (smooth fields, regions, subjects) is in :mod:`mrsisr.synth.landscape`, tumour
+infiltration in :mod:`mrsisr.synth.tumour`, hot/cold spots in :mod:`mrsisr.synth.findings`.
 
 Besides the seven network metabolites the generator carries the other rows LCModel reports
 (Asp, GABA, GSH, Tau, Lac, lipids and macromolecules) so the tables look like real ones.
@@ -15,11 +17,7 @@ Besides the seven network metabolites the generator carries the other rows LCMod
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
-
-from mrsisr.synth.fields import SmoothRandomField
 
 #: The network's metabolites (NIfTI names) and their total LCModel rows.
 TOTALS = {"tCho": "GPC+PCh", "tCr": "Cr+PCr", "NAA": "NAA+NAAG", "Gly": "Gly", "Gln": "Gln", "Glu": "Glu", "Ins": "Ins"}
@@ -41,6 +39,9 @@ CONCENTRATIONS: dict[str, dict[str, float]] = {
     "MM": {"gm": 9.0, "wm": 8.0, "csf": 0.0, "enhancing": 7.0, "necrosis": 2.0},
     "Lip": {"gm": 0.0, "wm": 0.0, "csf": 0.0, "enhancing": 4.0, "necrosis": 25.0},
 }
+#: Concentration in non-enhancing tumour (infiltrative, low-grade-like component).
+NON_ENHANCING = {"tCho": 2.6, "tCr": 5.0, "NAA": 3.5, "Gly": 1.8, "Gln": 4.5, "Glu": 5.5, "Ins": 6.5,
+                 "Asp": 1.2, "GABA": 0.6, "GSH": 1.8, "Tau": 1.4, "Lac": 1.5, "MM": 7.5, "Lip": 1.0}
 #: Multiplicative change of the underlying tissue's concentration in oedema.
 OEDEMA_FACTOR = {"tCho": 1.15, "tCr": 0.85, "NAA": 0.65, "Gly": 1.3, "Gln": 1.35, "Glu": 0.85, "Ins": 1.25}
 #: Lipid concentration of pure scalp fat / marrow (bleeds into the brain by k-space sampling).
@@ -49,51 +50,33 @@ EXTRACRANIAL_LIPID = 400.0
 SPECIES = tuple(CONCENTRATIONS)
 
 
-@dataclass(frozen=True)
-class MetaboliteVariation:
-    """Smooth multiplicative within-tissue variation: one shared and one own field per species."""
-
-    shared: SmoothRandomField
-    own: dict[str, SmoothRandomField]
-    amplitude: float = 0.07
-
-    @classmethod
-    def draw(cls, rng: np.random.Generator) -> MetaboliteVariation:
-        """Independent fields for every species (correlation length 25 mm, MNI space)."""
-        shared = SmoothRandomField.draw(rng, scale_mm=25.0, half_extent_mm=110.0)
-        own = {name: SmoothRandomField.draw(rng, scale_mm=25.0, half_extent_mm=110.0) for name in SPECIES}
-        return cls(shared, own)
-
-    def factors(self, points_mni: np.ndarray) -> dict[str, np.ndarray]:
-        """``exp(a·(0.6·shared + 0.8·own))`` of every species at MNI points ``(3, N)``."""
-        shared = self.shared(points_mni)
-        return {
-            name: np.exp(self.amplitude * (0.6 * shared + 0.8 * field(points_mni))).astype(np.float32)
-            for name, field in self.own.items()
-        }
-
-
 def concentration_maps(
     tissues: dict[str, np.ndarray],
     tumour: dict[str, np.ndarray] | None,
     variation: dict[str, np.ndarray],
     inositol_factor: float = 1.0,
+    tissue_factors: dict[str, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """Concentration of every species at N points from tissue and tumour fractions.
 
     ``tissues`` holds ``gm``, ``wm``, ``csf`` and ``lipid`` (extra-cranial fat and marrow);
-    ``tumour`` holds ``necrosis``, ``enhancing`` and ``oedema`` fractions, or is ``None``;
-    ``variation`` holds each species' smooth factor (:meth:`MetaboliteVariation.factors`).
+    ``tumour`` holds ``necrosis``, ``enhancing``, ``oedema`` and optionally ``nonenhancing``
+    fractions, or is ``None``; ``variation`` holds each species' factor on everything
+    (:meth:`mrsisr.synth.landscape.MetabolicLandscape.factors`); ``tissue_factors`` (species →
+    factor, missing species: 1) multiply the brain tissue only (infiltration, spots, gliosis).
     """
     zeros = np.zeros_like(tissues["gm"])
     necrosis = tumour["necrosis"] if tumour else zeros
     enhancing = tumour["enhancing"] if tumour else zeros
     oedema = tumour["oedema"] if tumour else zeros
+    nonenhancing = tumour.get("nonenhancing", zeros) if tumour else zeros
     healthy = np.clip(1.0 - necrosis - enhancing, 0.0, 1.0)
+    tissue_factors = tissue_factors or {}
     maps: dict[str, np.ndarray] = {}
     for name, values in CONCENTRATIONS.items():
         tissue = tissues["gm"] * values["gm"] + tissues["wm"] * values["wm"]
-        tissue = tissue * (1.0 + oedema * (OEDEMA_FACTOR.get(name, 1.0) - 1.0))
+        tissue = tissue * (1.0 + oedema * (OEDEMA_FACTOR.get(name, 1.0) - 1.0)) * tissue_factors.get(name, 1.0)
+        tissue = tissue * (1.0 - nonenhancing) + nonenhancing * NON_ENHANCING[name]
         enhancing_value = values["enhancing"] * (inositol_factor if name == "Ins" else 1.0)
         lesion = enhancing * enhancing_value + necrosis * values["necrosis"]
         total = healthy * (tissue + tissues["csf"] * values["csf"]) + lesion

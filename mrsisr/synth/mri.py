@@ -2,7 +2,7 @@
 
 Each image is rendered on its own grid by pulling every voxel centre back to MNI space (for
 the FLAIR, first through the true FLAIR→T1w head motion), mixing the tissue fractions found
-there with the contrast tables of :mod:`mrsisr.synth.anatomy`, multiplying a smooth receive
+there with the contrast tables of :mod:`mrsisr.synth.head`, multiplying a smooth receive
 bias field and adding complex Gaussian noise whose magnitude is taken (Rician statistics, as
 in a real magnitude image). Thick FLAIR slices average several thin sub-samples (partial volume).
 """
@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mrsisr.synth.anatomy import FLAIR_SIGNAL, T1W_SIGNAL
+from mrsisr.synth.head import FLAIR_SIGNAL, T1W_SIGNAL
 from mrsisr.synth.fields import SmoothRandomField
+from mrsisr.synth.findings import HYPERINTENSITY_SIGNAL
 from mrsisr.synth.geometry import Grid
 
 #: Signal of oedematous brain tissue (T1w darker, FLAIR bright).
@@ -53,14 +54,19 @@ class Acquisition:
         return np.sqrt(real * real + imaginary * imaginary)
 
 
-def contrast(tissues: dict[str, np.ndarray], tumour: dict[str, np.ndarray] | None, kind: str) -> np.ndarray:
+def contrast(tissues: dict[str, np.ndarray], tumour: dict[str, np.ndarray] | None, kind: str,
+             hyperintensity: np.ndarray | None = None) -> np.ndarray:
     """Noise-free signal of ``kind`` (``"t1w"`` or ``"flair"``) from fractions at N points.
 
     ``tissues`` needs ``gm``, ``wm``, ``csf`` and ``<kind>_extra`` (the extra-cerebral layers'
-    signal, already fraction-weighted).
+    signal, already fraction-weighted); ``hyperintensity`` is the fraction of brain tissue that
+    is an MRI-only lesion or gliosis (FLAIR-bright, T1-dark; :mod:`mrsisr.synth.findings`).
     """
     table = T1W_SIGNAL if kind == "t1w" else FLAIR_SIGNAL
     brain = tissues["gm"] * table["gm"] + tissues["wm"] * table["wm"]
+    if hyperintensity is not None:
+        brain = brain * (1.0 - hyperintensity) + (tissues["gm"] + tissues["wm"]) * hyperintensity * (
+            HYPERINTENSITY_SIGNAL[kind])
     signal = tissues["csf"] * table["csf"] + tissues[f"{kind}_extra"]
     if tumour is None:
         return signal + brain

@@ -11,31 +11,42 @@ sub-slices (a box slice profile); an ``n×n`` acquisition of the same FOV measur
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage
 
-from mrsisr.synth.anatomy import SINUSES_MNI, TEMPORAL_MNI, HeadModel, region_proximity
+from mrsisr.synth.head import SINUSES_MNI, TEMPORAL_MNI, HeadModel, region_proximity
 from mrsisr.synth.fields import smoothstep
 from mrsisr.synth.fit import FitReport, misc_values, simulate_fit
 from mrsisr.synth.geometry import FINE_FACTOR, Grid, fine_mrsi_grid, kspace_truncate, kspace_truncate_volume
-from mrsisr.synth.metabolites import SPECIES, MetaboliteVariation, concentration_maps
+from mrsisr.synth.findings import Findings
+from mrsisr.synth.landscape import MetabolicLandscape
+from mrsisr.synth.metabolites import SPECIES, TOTALS, concentration_maps
 from mrsisr.synth.quality import FEATURES, QualityModel, relative_signal
 from mrsisr.synth.tumour import Tumour, tumour_labels
 
 #: A voxel whose FOV holds less head tissue than this has all-zero data (no LCModel output).
 HEAD_FRACTION_WITH_DATA = 0.15
+#: Fraction maps of injected features written beside the ground truth.
+INJECTED_FRACTIONS = ("infiltration", "nonenhancing", "mri_lesion", "cavity", "gliosis")
 
 
 @dataclass(frozen=True)
 class HighResolutionTruth:
-    """Noise-free complex 64×64×Z maps (species → array) and quality features on the 64 grid."""
+    """Noise-free complex 64×64×Z maps (species → array) and quality features on the 64 grid.
+
+    ``injected`` holds a map of every feature the MRI does not fully explain, on the same grid:
+    fractions (``infiltration``, ``nonenhancing``, ``mri_lesion``, ``cavity``, ``gliosis``) and
+    per network metabolite the factors of the smooth/regional/subject variation
+    (``variation_<met>``) and of the hot/cold spots (``spots_<met>``).
+    """
 
     grid: Grid
     maps: dict[str, np.ndarray]
     features: dict[str, np.ndarray]
     tumour_labels: np.ndarray
+    injected: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -70,21 +81,37 @@ def _expander(coarse_shape: tuple[int, int], fine_shape: tuple[int, int, int]):
     return expand
 
 
+def _injected_slice(found: dict, lesion: dict | None, variation: dict, spots: dict,
+                    fine_shape: tuple[int, int, int]) -> dict[str, np.ndarray]:
+    """One MRSI slice of the injected-feature maps (fractions as means over each voxel)."""
+    fine = {**found, **({n: lesion[n] for n in ("infiltration", "nonenhancing")} if lesion else {})}
+    fine.update({f"spots_{met}": spots[met] for met in TOTALS if met in spots})
+    out = {name: _block_mean(values.reshape(fine_shape))[:, :, 0] for name, values in fine.items()}
+    coarse_shape = (fine_shape[0] // FINE_FACTOR, fine_shape[1] // FINE_FACTOR)
+    out.update({f"variation_{met}": variation[met].reshape(coarse_shape) for met in TOTALS})
+    return out
+
+
 def sample_high_resolution(
     grid64: Grid,
     head: HeadModel,
     to_mni: Callable[[np.ndarray], np.ndarray],
     tumour: Tumour | None,
-    variation: MetaboliteVariation,
+    landscape: MetabolicLandscape,
     quality: QualityModel,
+    findings: Findings | None = None,
 ) -> HighResolutionTruth:
     """Sample the fine map slice by slice and k-space-sample it onto the 64×64×Z grid."""
+    findings = findings or Findings((), (), None, 0.0)
     fine = fine_mrsi_grid(grid64)
     shape64 = grid64.shape
     maps = {name: np.zeros(shape64, np.complex64) for name in SPECIES}
     features = {name: np.zeros(shape64, np.float32) for name in FEATURES if name != "signal"}
     features["brain_mask"] = np.zeros(shape64, np.float32)
     labels = np.zeros(shape64, np.uint8)
+    injected = {name: np.zeros(shape64, np.float32) for name in INJECTED_FRACTIONS}
+    injected.update({f"{kind}_{met}": np.ones(shape64, np.float32)
+                     for kind in ("variation", "spots") for met in TOTALS})
     fine_shape = (fine.shape[0], fine.shape[1], FINE_FACTOR)
     names = ("gm", "wm", "csf", "envelope", "lipid", "head_mask", "depth", "brain_mask")
     for k in range(shape64[2]):
@@ -94,11 +121,20 @@ def sample_high_resolution(
         # 3×3×3 fine voxels: they vary over centimetres, and this saves most of the time.
         centres = mni.reshape(3, *fine_shape)[:, ::FINE_FACTOR, ::FINE_FACTOR, FINE_FACTOR // 2].reshape(3, -1)
         expand = _expander(shape64[:2], fine_shape)
-        tissues = head.sample(mni, names)
+        found = findings.fractions(mni)
+        tissues = findings.apply_to_tissues(head.sample(mni, names), found)
         lesion = tumour.fractions(mni, tissues["wm"], tissues["envelope"]) if tumour else None
         inositol = tumour.inositol_factor if tumour else 1.0
-        factors = {name: expand(f) for name, f in variation.factors(centres).items()}
-        concentrations = concentration_maps(tissues, lesion, factors, inositol)
+        variation = landscape.factors(centres)
+        factors = {name: expand(f) for name, f in variation.items()}
+        spots = findings.spot_factors(mni)
+        tissue_factors = findings.tissue_factors(spots, found)
+        if tumour:
+            for name, f in tumour.infiltration_tissue_factors(lesion["infiltration"]).items():
+                tissue_factors[name] = tissue_factors.get(name, np.float32(1.0)) * f
+        concentrations = concentration_maps(tissues, lesion, factors, inositol, tissue_factors)
+        for name, values in _injected_slice(found, lesion, variation, spots, fine_shape).items():
+            injected[name][:, :, k] = values
         for name, values in concentrations.items():
             sub_slices = np.moveaxis(values.reshape(fine_shape), 2, 0)
             maps[name][:, :, k] = kspace_truncate(sub_slices, shape64[0]).mean(axis=0)
@@ -123,7 +159,7 @@ def sample_high_resolution(
         if lesion:
             lesion_means = {n: _block_mean(v.reshape(fine_shape))[:, :, 0] for n, v in lesion.items()}
             labels[:, :, k] = tumour_labels(lesion_means)
-    return HighResolutionTruth(grid64, maps, features, labels)
+    return HighResolutionTruth(grid64, maps, features, labels, injected)
 
 
 def acquire(
@@ -131,8 +167,12 @@ def acquire(
     grid: Grid,
     quality: QualityModel,
     rng: np.random.Generator,
+    snr_factor: float = 1.0,
 ) -> AcquisitionResult:
-    """Simulate the ``grid.shape[0]×grid.shape[0]`` acquisition and its LCModel fit."""
+    """Simulate the ``grid.shape[0]×grid.shape[0]`` acquisition and its LCModel fit.
+
+    ``snr_factor`` scales the S/N (and so the noise) of a protocol, e.g. a 3T-like one.
+    """
     matrix = grid.shape[0]
     if matrix == truth.grid.shape[0]:
         maps = {name: np.abs(m) for name, m in truth.maps.items()}
@@ -143,7 +183,7 @@ def acquire(
     has_data = features["head"] >= HEAD_FRACTION_WITH_DATA
     features["signal"] = relative_signal(maps["NAA"], maps["tCr"])
     fwhm = quality.fwhm(features, matrix, rng)
-    noise_snr = quality.noise_snr(features, fwhm, matrix)
+    noise_snr = quality.noise_snr(features, fwhm, matrix) * np.float32(snr_factor)
     snr = quality.reported_snr(noise_snr, features["signal"], rng)
     voxels = np.flatnonzero(has_data)
     voxel_truth = {name: m.ravel()[voxels] for name, m in maps.items()}

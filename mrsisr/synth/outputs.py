@@ -76,7 +76,11 @@ def _write_lcmodel_text(folder: Path, label: str, result: AcquisitionResult, for
 
 
 def write_phantom_truth(root: Path, label: str, truth: HighResolutionTruth) -> None:
-    """Noise-free 64-grid maps, brain mask/fraction and tumour labels on the MRSI grid."""
+    """Noise-free 64-grid maps, brain mask/fraction, tumour labels and injected features on the MRSI grid.
+
+    Injected features: ``desc-<feature>_mrsi`` fractions (infiltration, nonenhancing, mrilesion,
+    cavity, gliosis) and ``met-<M>_desc-variation|spots_mrsi`` multiplicative factors.
+    """
     folder = bids.phantom_dir(root, label)
     affine = truth.grid.affine
     stem = f"sub-{label}_acq-{truth.grid.shape[0]}_space-orig"
@@ -87,3 +91,9 @@ def write_phantom_truth(root: Path, label: str, truth: HighResolutionTruth) -> N
     bids.save_nifti(folder / f"{stem}_desc-brain_mask.nii.gz", (mask_fraction >= 0.5).astype(np.uint8), affine)
     bids.save_nifti(folder / f"{stem}_desc-brainfraction_mrsi.nii.gz", mask_fraction.astype(np.float32), affine)
     bids.save_nifti(folder / f"{stem}_desc-tumour_dseg.nii.gz", truth.tumour_labels, affine)
+    for name, values in truth.injected.items():
+        per_metabolite = name.startswith(("variation_", "spots_"))
+        feature, _, metabolite = name.partition("_") if per_metabolite else (name, "", "")
+        met = f"_met-{metabolite}" if metabolite else ""
+        desc = feature.replace("_", "")
+        bids.save_nifti(folder / f"{stem}{met}_desc-{desc}_mrsi.nii.gz", values.astype(np.float32), affine)

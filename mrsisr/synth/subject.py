@@ -1,9 +1,11 @@
 """Generate one synthetic subject: anatomy, T1w, FLAIR, MRSI acquisitions and ground truth.
 
 Every random choice comes from streams spawned from ``SeedSequence(seed, spawn_key=(index,))``,
-one stream per concern (anatomy, tumour, motion, each image, metabolites, quality) and one per
-acquisition matrix, so a subject — or one acquisition of it — regenerates alone and identically,
-whatever else is requested (formats never change values).
+one stream per concern (anatomy, tumour, motion, each image, metabolites, quality, findings,
+protocol) and one per acquisition matrix, so a subject — or one acquisition of it — regenerates
+alone and identically, whatever else is requested (formats never change values). Every feature is
+drawn whether or not it is used, so leaving one out (``without``) changes nothing else: without an
+MRI-only feature the maps are identical, without a metabolic one the T1w and FLAIR are.
 """
 
 from __future__ import annotations
@@ -15,16 +17,25 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from mrsisr.synth import bids
-from mrsisr.synth.anatomy import HEAD_CENTRE_MNI, SLAB_CENTRE_MNI, SubjectWarp, load_head_model
-from mrsisr.synth.geometry import MRSI_VOXEL_MM, Grid, axial_grid, mrsi_grid
-from mrsisr.synth.metabolites import MetaboliteVariation
+from mrsisr.synth import findings as findings_module
+from mrsisr.synth.findings import Ball, Findings, brain_candidates, findings_labels
+from mrsisr.synth.geometry import Grid, axial_grid, mrsi_grid
+from mrsisr.synth.head import HEAD_CENTRE_MNI, SLAB_CENTRE_MNI, SubjectWarp, load_head_model
+from mrsisr.synth.landscape import MetabolicLandscape
+from mrsisr.synth.metabolites import SPECIES
 from mrsisr.synth.mri import Acquisition, contrast, render
 from mrsisr.synth.mrsi import acquire, sample_high_resolution
 from mrsisr.synth.outputs import write_acquisition, write_phantom_truth
+from mrsisr.synth.protocol import Protocol
 from mrsisr.synth.quality import QualityModel
 from mrsisr.synth.tumour import Tumour, tumour_labels, white_matter_candidates
 
-STREAMS = ("demographics", "anatomy", "tumour", "motion", "t1w", "flair", "metabolites", "quality")
+# New streams are appended: spawned children are positional, so older streams keep their values.
+STREAMS = ("demographics", "anatomy", "tumour", "motion", "t1w", "flair", "metabolites", "quality",
+           "findings", "protocol")
+#: Features that ``generate_subject(without=...)`` can leave out (for tests and ablations).
+FEATURES = ("metabolic_fields", "regions", "subject_factors", "infiltration", "nonenhancing",
+            *findings_module.FEATURES)
 DEFAULT_ACQUIRED_MATRICES = (16, 20, 24, 28, 32)
 TUMOUR_PROBABILITY = 0.8
 
@@ -90,14 +101,22 @@ def generate_subject(
     formats: tuple[str, ...] = ("nifti", "csv"),
     tiny: bool = False,
     tumour: bool | None = None,
+    share_without_flair: float = 0.0,
+    share_3t: float = 0.0,
+    without: tuple[str, ...] = (),
 ) -> dict:
     """Write subject ``index`` (1-based) into the dataset at ``out_dir``; return its participant row.
 
     ``tumour`` forces the presence (``True``) or absence (``False``) of a glioma; by default it
     is drawn (80 % of subjects). The tumour is placed inside the MRSI slab, so its position
-    depends on ``slices`` (and ``tiny``) as well as on the seed. Top-level dataset files are
-    written by :func:`mrsisr.synth.generate_dataset`.
+    depends on ``slices`` (and ``tiny``) as well as on the seed. ``share_without_flair`` and
+    ``share_3t`` are the probabilities of a subject without FLAIR and of a 3T-like acquisition
+    (:mod:`mrsisr.synth.protocol`); ``without`` leaves out any of :data:`FEATURES`. Top-level
+    dataset files are written by :func:`mrsisr.synth.generate_dataset`.
     """
+    unknown = set(without) - set(FEATURES)
+    if unknown:
+        raise ValueError(f"without: unknown features {sorted(unknown)}; choose from {', '.join(FEATURES)}")
     root = Path(out_dir)
     label = bids.subject_label(index)
     resolution = TINY if tiny else FULL
@@ -111,30 +130,41 @@ def generate_subject(
     has_tumour = demographics.random() < TUMOUR_PROBABILITY if tumour is None else bool(tumour)
     participant["tumour"] = "yes" if has_tumour else "no"
 
+    protocol = Protocol.draw(subject_rng(seed, index, "protocol"), share_without_flair, share_3t)
+
     head = load_head_model(resolution.template_mm)
     warp = SubjectWarp.draw(subject_rng(seed, index, "anatomy"))
     slab_centre = warp.to_scanner(SLAB_CENTRE_MNI)[:, 0]
-    grid64 = mrsi_grid(slab_centre, n_slices)
-    lesion = None
+    grid_mm = {"voxel_mm": protocol.mrsi_voxel_mm, "slice_mm": protocol.mrsi_slice_mm}
+    grid64 = mrsi_grid(slab_centre, n_slices, **grid_mm)
+    half = max(n_slices * protocol.mrsi_slice_mm / 2.0 - 8.0, 3.0)
+    z_range = (max(SLAB_CENTRE_MNI[2] - half, -25.0), min(SLAB_CENTRE_MNI[2] + half, 45.0))
+    lesion, avoid = None, None
     if has_tumour:
-        half = max(n_slices * MRSI_VOXEL_MM / 2.0 - 8.0, 3.0)
-        z_range = (max(SLAB_CENTRE_MNI[2] - half, -25.0), min(SLAB_CENTRE_MNI[2] + half, 45.0))
         candidates = white_matter_candidates(head.brain["wm"], head.brain_inverse_affine, z_range)
         lesion = Tumour.draw(subject_rng(seed, index, "tumour"), candidates)
+        avoid = Ball(lesion.centre_mni, 1.3 * lesion.metabolic_extent_mm)
+        lesion = lesion.without(without)
+    findings = Findings.draw(subject_rng(seed, index, "findings"),
+                             brain_candidates(head.brain, head.brain_inverse_affine, z_range),
+                             brain_candidates(head.brain, head.brain_inverse_affine, z_range, "wm"), avoid)
+    findings = findings.without(tuple(f for f in without if f in findings_module.FEATURES))
 
     centre = warp.to_scanner(HEAD_CENTRE_MNI)[:, 0]
     t1w_grid = axial_grid(centre, resolution.t1w_shape, resolution.t1w_zooms)
     flair_grid = axial_grid(centre, resolution.flair_shape, resolution.flair_zooms)
     motion = draw_motion(subject_rng(seed, index, "motion"))
-    _write_anatomy(root, label, head, warp, lesion, t1w_grid, flair_grid, motion, resolution, seed, index)
+    _write_anatomy(root, label, head, warp, lesion, findings, t1w_grid, flair_grid if protocol.has_flair else None,
+                   motion, resolution, seed, index)
 
-    variation = MetaboliteVariation.draw(subject_rng(seed, index, "metabolites"))
+    landscape = MetabolicLandscape.draw(subject_rng(seed, index, "metabolites"), SPECIES, participant["age"])
+    landscape = landscape.without(without)
     quality = QualityModel.draw(subject_rng(seed, index, "quality"))
-    truth = sample_high_resolution(grid64, head, warp.to_mni, lesion, variation, quality)
+    truth = sample_high_resolution(grid64, head, warp.to_mni, lesion, landscape, quality, findings)
     write_phantom_truth(root, label, truth)
     for matrix in (64, *acquired_matrix):
-        grid = grid64 if matrix == 64 else mrsi_grid(slab_centre, n_slices, matrix)
-        result = acquire(truth, grid, quality, acquisition_rng(seed, index, matrix))
+        grid = grid64 if matrix == 64 else mrsi_grid(slab_centre, n_slices, matrix, **grid_mm)
+        result = acquire(truth, grid, quality, acquisition_rng(seed, index, matrix), protocol.snr_factor)
         write_acquisition(root, label, result, formats=formats)
 
     record = {
@@ -149,23 +179,29 @@ def generate_subject(
                                                      "temporal_ppm", "skull_ppm")},
         "mrsi_slab_centre_mm": [float(v) for v in slab_centre],
         "mrsi_slices": n_slices,
+        "protocol": protocol.record(),
+        "metabolic_landscape": landscape.record(),
+        "findings": findings.record(),
+        "features_left_out": sorted(without),
     }
     bids.write_json(bids.phantom_dir(root, label) / f"sub-{label}_phantom.json", record)
     return participant
 
 
-def _write_anatomy(root: Path, label: str, head, warp: SubjectWarp, lesion: Tumour | None,
-                   t1w_grid: Grid, flair_grid: Grid, motion: np.ndarray, resolution: Resolution,
+def _write_anatomy(root: Path, label: str, head, warp: SubjectWarp, lesion: Tumour | None, findings: Findings,
+                   t1w_grid: Grid, flair_grid: Grid | None, motion: np.ndarray, resolution: Resolution,
                    seed: int, index: int) -> None:
-    """Render and write the T1w, the FLAIR and the T1w-space ground truth."""
+    """Render and write the T1w, the FLAIR (unless ``flair_grid`` is None) and the T1w-space truth."""
     names = {"t1w": ("gm", "wm", "csf", "envelope", "t1w_extra", "brain_mask"),
              "flair": ("gm", "wm", "csf", "envelope", "flair_extra")}
     truth = {name: np.zeros(t1w_grid.shape, np.float32) for name in ("gm", "wm", "csf", "brain_mask")}
     labels = np.zeros(t1w_grid.shape, np.uint8)
+    finding_labels = np.zeros(t1w_grid.shape, np.uint8)
 
     def signal(points: np.ndarray, kind: str, keep: tuple[int, int] | None = None) -> np.ndarray:
         mni = warp.to_mni(points)
-        tissues = head.sample(mni, names[kind])
+        found = findings.fractions(mni)
+        tissues = findings.apply_to_tissues(head.sample(mni, names[kind]), found)
         fractions = lesion.fractions(mni, tissues["wm"], tissues["envelope"]) if lesion else None
         if keep is not None:  # T1w pass: also keep the ground truth of these slices
             k0, k1 = keep
@@ -177,7 +213,8 @@ def _write_anatomy(root: Path, label: str, head, warp: SubjectWarp, lesion: Tumo
             truth["brain_mask"][:, :, k0:k1] = np.maximum(tissues["brain_mask"], core).reshape(shape)
             if fractions:
                 labels[:, :, k0:k1] = tumour_labels(fractions).reshape(shape)
-        return contrast(tissues, fractions, kind)
+            finding_labels[:, :, k0:k1] = findings_labels(found).reshape(shape)
+        return contrast(tissues, fractions, kind, findings.hyperintensity(found))
 
     rng_t1w = subject_rng(seed, index, "t1w")
     t1w_acquisition = Acquisition.draw(rng_t1w)
@@ -186,26 +223,29 @@ def _write_anatomy(root: Path, label: str, head, warp: SubjectWarp, lesion: Tumo
         sub = Grid((t1w_grid.shape[0], t1w_grid.shape[1], k1 - k0),
                    t1w_grid.affine @ _shift_k(k0))
         t1w[:, :, k0:k1] = render(sub, lambda p, k=(k0, k1): signal(p, "t1w", k), t1w_acquisition, rng_t1w)
-    to_t1w = motion[:3, :3].astype(np.float32)
-    offset = motion[:3, 3:4].astype(np.float32)
-    rng_flair = subject_rng(seed, index, "flair")
-    flair = render(flair_grid, lambda p: signal(to_t1w @ p + offset, "flair"),
-                   Acquisition.draw(rng_flair), rng_flair, resolution.flair_through_plane_samples)
-
     bids.save_nifti(bids.anat_path(root, label, "T1w"), t1w, t1w_grid.affine)
     bids.write_json(bids.anat_path(root, label, "T1w").with_name(f"sub-{label}_T1w.json"), bids.T1W_SIDECAR)
-    bids.save_nifti(bids.anat_path(root, label, "FLAIR"), flair, flair_grid.affine)
-    bids.write_json(bids.anat_path(root, label, "FLAIR").with_name(f"sub-{label}_FLAIR.json"), bids.FLAIR_SIDECAR)
     phantom = bids.phantom_dir(root, label)
+    phantom.mkdir(parents=True, exist_ok=True)
+    if flair_grid is not None:
+        to_t1w = motion[:3, :3].astype(np.float32)
+        offset = motion[:3, 3:4].astype(np.float32)
+        rng_flair = subject_rng(seed, index, "flair")
+        flair = render(flair_grid, lambda p: signal(to_t1w @ p + offset, "flair"),
+                       Acquisition.draw(rng_flair), rng_flair, resolution.flair_through_plane_samples)
+        bids.save_nifti(bids.anat_path(root, label, "FLAIR"), flair, flair_grid.affine)
+        bids.write_json(bids.anat_path(root, label, "FLAIR").with_name(f"sub-{label}_FLAIR.json"),
+                        bids.FLAIR_SIDECAR)
+        stem = phantom / f"sub-{label}_from-FLAIR_to-T1w_mode-scanner_xfm"
+        np.savetxt(stem.with_suffix(".txt"), motion, fmt="%.10f")
+        bids.write_json(stem.with_suffix(".json"), motion_record(motion))
     bids.save_nifti(phantom / f"sub-{label}_space-T1w_desc-brain_mask.nii.gz",
                     (truth["brain_mask"] >= 0.5).astype(np.uint8), t1w_grid.affine)
     for name in ("gm", "wm", "csf"):
         bids.save_probability(phantom / f"sub-{label}_space-T1w_label-{name.upper()}_probseg.nii.gz",
                               truth[name], t1w_grid.affine)
     bids.save_nifti(phantom / f"sub-{label}_space-T1w_desc-tumour_dseg.nii.gz", labels, t1w_grid.affine)
-    stem = phantom / f"sub-{label}_from-FLAIR_to-T1w_mode-scanner_xfm"
-    np.savetxt(stem.with_suffix(".txt"), motion, fmt="%.10f")
-    bids.write_json(stem.with_suffix(".json"), motion_record(motion))
+    bids.save_nifti(phantom / f"sub-{label}_space-T1w_desc-findings_dseg.nii.gz", finding_labels, t1w_grid.affine)
 
 
 def _shift_k(k0: int) -> np.ndarray:
