@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-#: The network's metabolites (NIfTI names) and their total LCModel rows.
-TOTALS = {"tCho": "GPC+PCh", "tCr": "Cr+PCr", "NAA": "NAA+NAAG", "Gly": "Gly", "Gln": "Gln", "Glu": "Glu", "Ins": "Ins"}
+from mrsisr.metabolites import TOTALS  # the network's metabolites and their total LCModel rows (one table)
 
 #: Concentration (institutional units ≈ mM) per compartment.
 CONCENTRATIONS: dict[str, dict[str, float]] = {
