@@ -8,8 +8,12 @@ is an exception raised before any work starts.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import re
+import stat
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,12 +25,17 @@ __all__ = [
     "LabelError",
     "SubjectInputs",
     "QUERIES",
+    "acquired_matrix",
+    "check_apart",
     "check_output_dir",
+    "check_private_work_dir",
+    "check_writable_dir",
     "clean_label",
     "collect_subjects",
     "find_acquisitions",
     "load_bids_filters",
     "make_layout",
+    "matrix_problem",
 ]
 
 #: The anatomical inputs, as pybids queries (overridable with ``--bids-filter-file``).
@@ -34,6 +43,9 @@ QUERIES: dict[str, dict] = {
     "t1w": {"datatype": "anat", "suffix": "T1w", "extension": [".nii", ".nii.gz"]},
     "flair": {"datatype": "anat", "suffix": "FLAIR", "extension": [".nii", ".nii.gz"]},
 }
+#: Entities that a ``--bids-filter-file`` query may not set: the app sets them from the selection
+#: (``--participant-label``/``--session-label``).
+_SELECTION_ENTITIES = frozenset({"subject", "session"})
 
 
 class InputError(ValueError):
@@ -52,6 +64,7 @@ class SubjectInputs:
     acquisition: str | None
     acquisitions: tuple[str, ...] = ()
     problems: tuple[str, ...] = field(default=())
+    acquired_matrix: int | None = None
 
     @property
     def key(self) -> str:
@@ -60,11 +73,14 @@ class SubjectInputs:
 
 
 def check_output_dir(bids_dir: Path, output_dir: Path, what: str = "output directory") -> None:
-    """Refuse an output (or working) directory equal to the BIDS directory or inside it,
-    except in a folder under ``derivatives/``."""
+    """Refuse an output (or working) directory equal to the BIDS directory, containing it, or
+    inside it except in a folder under ``derivatives/``."""
     bids_dir, output_dir = bids_dir.resolve(), output_dir.resolve()
     if output_dir == bids_dir:
         raise InputError(f"the {what} {output_dir} is the BIDS directory; the input is never written to")
+    if output_dir in bids_dir.parents:
+        raise InputError(f"the {what} {output_dir} contains the BIDS directory {bids_dir}; "
+                         f"use {bids_dir / 'derivatives' / 'mrsisr'} or a folder beside it")
     if bids_dir in output_dir.parents:
         relative = output_dir.relative_to(bids_dir)
         if relative.parts[0] != "derivatives" or len(relative.parts) < 2:
@@ -74,17 +90,92 @@ def check_output_dir(bids_dir: Path, output_dir: Path, what: str = "output direc
             )
 
 
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def check_apart(path: Path, inputs: dict[str, Path], what: str = "output directory") -> None:
+    """Refuse a directory that we write to (``path``) when it is, contains or is inside one of the
+    input directories ``inputs`` (option name → folder): the inputs are never written to.
+
+    >>> check_apart(Path("/d/derivatives/mrsisr"), {"--lcmodel-dir": Path("/d/derivatives/lcmodel")})
+    >>> try:
+    ...     check_apart(Path("/d/derivatives/lcmodel/out"), {"--lcmodel-dir": Path("/d/derivatives/lcmodel")})
+    ... except InputError as error:
+    ...     print(error)
+    the output directory /d/derivatives/lcmodel/out is inside --lcmodel-dir /d/derivatives/lcmodel; the inputs are never written to
+    """
+    path = path.resolve()
+    for option, folder in inputs.items():
+        folder = folder.resolve()
+        relation = ("is" if path == folder else "is inside" if _inside(path, folder)
+                    else "contains" if _inside(folder, path) else None)
+        if relation:
+            raise InputError(f"the {what} {path} {relation} {option} {folder}; the inputs are never written to")
+
+
+def _existing_ancestor(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def check_writable_dir(path: Path, what: str = "output directory") -> None:
+    """Refuse a path that is a file, or a directory (or the existing folder it would be made in)
+    where no file can be created; tried by creating and removing a temporary file, which also
+    catches read-only mounts and root's ``os.access`` answers."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"the {what} {path} is a file, not a directory")
+    existing = _existing_ancestor(path)
+    if not existing.is_dir():
+        raise InputError(f"the {what} {path} cannot be created: {existing} is a file")
+    try:
+        with tempfile.TemporaryFile(dir=existing, prefix=".mrsisr-probe-"):
+            pass
+    except OSError as error:
+        raise InputError(f"the {what} {path} is not writable: cannot create a file in {existing} "
+                         f"({error.strerror or error})") from error
+
+
+def check_private_work_dir(work_dir: Path, output_dir: Path) -> None:
+    """Refuse a working directory inside ``OUTPUT_DIR`` or writable by every user.
+
+    Nipype unpickles the ``result_*.pklz`` files of the working directory when it resumes, so
+    whoever can write there can run code as the user: it must be private (as fMRIPrep's).
+    """
+    work_dir, output_dir = Path(work_dir).resolve(), Path(output_dir).resolve()
+    if _inside(work_dir, output_dir):
+        raise InputError(f"the working directory {work_dir} is inside the output directory {output_dir}; "
+                         "give -w a private folder outside it")
+    if work_dir.exists() and os.stat(work_dir).st_mode & stat.S_IWOTH:
+        raise InputError(f"the working directory {work_dir} is writable by every user; Nipype unpickles "
+                         "its files on resume, so it must be private (chmod o-w, or give -w another folder)")
+
+
 def load_bids_filters(path: Path | None) -> dict:
-    """Read a ``--bids-filter-file`` (JSON: ``{"t1w": {...}, "flair": {...}}``)."""
+    """Read a ``--bids-filter-file`` (JSON: ``{"t1w": {"acquisition": "mprage"}, "flair": {...}}``):
+    an object per query whose keys are pybids entities."""
     if path is None:
         return {}
     try:
         filters = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as error:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise InputError(f"--bids-filter-file {path}: cannot read it as JSON ({error})") from error
     unknown = sorted(set(filters) - set(QUERIES)) if isinstance(filters, dict) else ["<not an object>"]
     if unknown:
         raise InputError(f"--bids-filter-file {path}: unknown keys {unknown}; expected some of {sorted(QUERIES)}")
+    from bids.layout.models import Config
+
+    allowed = set(Config.load("bids").entities) - _SELECTION_ENTITIES
+    for name, query in filters.items():
+        if not isinstance(query, dict):
+            raise InputError(f"--bids-filter-file {path}: {name!r} must be an object of entities such as "
+                             f'{{"acquisition": "mprage"}}, got {type(query).__name__} {query!r}')
+        entities = sorted(set(query) - allowed)
+        if entities:
+            raise InputError(f"--bids-filter-file {path}: {name!r} names {entities}, which are not pybids "
+                             f"entities it may filter on; expected some of {sorted(allowed)}")
     return filters
 
 
@@ -139,6 +230,35 @@ def _sessions(layout, subject: str, requested: tuple[str, ...]) -> list[str | No
     return [s for s in requested if s in available]
 
 
+def acquired_matrix(lcmodel_dir: Path, subject: str, session: str | None, acquisition: str | None) -> int:
+    """The in-plane matrix n of a subject's fitting output, read from its grid only (a header or
+    ``geometry.json``, not the maps); a :class:`ValueError` from :mod:`mrsisr.io` says what is unusable."""
+    import warnings
+
+    from mrsisr.io.discovery import locate_source, resolve_geometry
+    from mrsisr.io.formats import FORMATS
+    from mrsisr.io.geometry import check_in_plane_matrix
+
+    with warnings.catch_warnings():  # the processing step warns again, where it counts
+        warnings.simplefilter("ignore")
+        located = locate_source(lcmodel_dir, subject=subject, session=session, acquisition=acquisition)
+        first_map = FORMATS[located.format].first_map
+        first = first_map(located) if first_map else None
+        return check_in_plane_matrix(resolve_geometry(located, first_map=first))
+
+
+def matrix_problem(acquired: int | None, target_matrix: int, simulate_matrix: int | None) -> str | None:
+    """Why ``--target-matrix``/``--simulate-matrix`` cannot serve an acquisition of matrix n, or None."""
+    if acquired is None:
+        return None
+    if simulate_matrix is not None and acquired != target_matrix:
+        return (f"--simulate-matrix needs fitting outputs on the {target_matrix}×{target_matrix} target grid, "
+                f"these are {acquired}×{acquired} (choose --acquisition or --target-matrix {acquired})")
+    if simulate_matrix is None and acquired > target_matrix:
+        return f"--target-matrix {target_matrix} is below the acquired matrix {acquired}"
+    return None
+
+
 def collect_subjects(
     layout,
     *,
@@ -148,12 +268,14 @@ def collect_subjects(
     filters: dict | None = None,
     acquisition: str | None = None,
     simulate_matrix: int | None = None,
+    target_matrix: int | None = None,
 ) -> list[SubjectInputs]:
     """One :class:`SubjectInputs` per selected subject/session.
 
     Raises :class:`LabelError` for labels absent from the dataset (listing the available ones).
-    Missing inputs do not raise: they are listed in ``problems`` so that ``--validate-only``
-    can report every subject, and the command line refuses them before running.
+    Missing or unusable inputs do not raise: they are listed in ``problems`` (with
+    ``target_matrix``, also an output matrix that the acquisition does not allow) so that
+    ``--validate-only`` can report every subject, and the command line refuses them before running.
     """
     filters = filters or {}
     available = sorted(layout.get_subjects())
@@ -172,7 +294,9 @@ def collect_subjects(
     subjects = []
     for subject in participant_label or available:
         for session in _sessions(layout, subject, session_label):
-            subjects.append(_collect_one(layout, subject, session, lcmodel_dir, filters, acquisition, simulate_matrix))
+            item = _collect_one(layout, subject, session, lcmodel_dir, filters, acquisition, simulate_matrix)
+            problem = matrix_problem(item.acquired_matrix, target_matrix, simulate_matrix) if target_matrix else None
+            subjects.append(dataclasses.replace(item, problems=item.problems + (problem,)) if problem else item)
     return subjects
 
 
@@ -188,14 +312,15 @@ def _collect_one(layout, subject, session, lcmodel_dir, filters, acquisition, si
         found[name] = files[0] if files else ""
     folder = lcmodel_dir / f"sub-{subject}" / (f"ses-{session}" if session else "")
     available = find_acquisitions(lcmodel_dir, subject, session)
-    chosen = None
+    chosen, matrix = None, None
     if not folder.is_dir():
         problems.append(f"no LCModel outputs: {folder} does not exist")
     else:
         try:
             chosen = choose_acquisition(available, acquisition, simulate_matrix)
-        except InputError as error:
+            matrix = acquired_matrix(lcmodel_dir, subject, session, chosen)
+        except ValueError as error:  # InputError and mrsisr.io's errors
             problems.append(str(error))
     return SubjectInputs(subject=subject, session=session, t1w=found["t1w"], flair=found["flair"],
                          lcmodel_dir=str(lcmodel_dir), acquisition=chosen, acquisitions=tuple(available),
-                         problems=tuple(problems))
+                         problems=tuple(problems), acquired_matrix=matrix)

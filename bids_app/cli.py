@@ -2,7 +2,8 @@
 
 Exit codes (BIDS-Apps execution draft): 0 success; 1 at least one subject failed;
 16 the input is not valid BIDS; 17 unknown analysis level; 18 the filters selected no
-subject (or an unknown label); 64 usage error; 66 an input is missing or unusable.
+subject (or an unknown label); 64 usage error; 66 an input is missing or unusable;
+75 another run holds the working directory (try again when it has finished).
 """
 
 from __future__ import annotations
@@ -23,8 +24,12 @@ from mrsisr.defaults import OUTPUT_SPACES
 __all__ = ["main", "parse_args", "EXIT"]
 
 EXIT = {"ok": 0, "subject_failed": 1, "invalid_bids": 16, "bad_level": 17, "no_selection": 18,
-        "usage": 64, "no_input": 66}
+        "usage": 64, "no_input": 66, "busy": 75}
 LEVELS = ("participant", "group")
+#: The output matrix N must be a multiple of this: the network pools the 3N×3N MRI grid four
+#: times by 2 (levels 2–5 of each encoder) and the decoder upsamples it back, so 3N/16 must be
+#: whole (``mrsisr.models.unet``; N = 16, 32, 48, 64, 80 ...).
+MATRIX_MULTIPLE = 16
 
 
 class AppExit(Exception):
@@ -38,14 +43,35 @@ class AppExit(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # usage errors exit with 64 (EX_USAGE), not argparse's 2
         self.print_usage(sys.stderr)
-        raise AppExit(EXIT["usage"], f"{self.prog}: error: {message}")
+        raise AppExit(EXIT["usage"], f"error: {message}")  # main() prefixes "mrsisr: "
 
 
-def _sharpness(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"λ must be in [0, 1] (paper: 0–0.03), got {text}")
-    return value
+def _number(kind, low: float | None = None, high: float | None = None, *, above: bool = False,
+            what: str = "a number"):
+    """An argparse type: ``kind`` (int/float) in [low, high] (``above``: strictly above ``low``),
+    so that a bad value is a usage error at parse time, not a hang or a traceback later."""
+
+    def convert(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if value != value or (low is not None and (value <= low if above else value < low)) \
+                or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text}")
+        return value
+
+    return convert
+
+
+_sharpness = _number(float, 0.0, 1.0, what="λ in [0, 1] (paper: 0–0.03)")
+_count = _number(int, 1, what="an integer of at least 1")
+_positive = _number(float, 0.0, above=True, what="a positive number")
+
+
+def _unique(values) -> tuple:
+    """``values`` without repeats, in the order given (``--sharpness 0 0`` runs λ = 0 once)."""
+    return tuple(dict.fromkeys(values))
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -69,30 +95,33 @@ def _build_parser() -> argparse.ArgumentParser:
                         help="check every selected subject's inputs, run nothing")
     method = parser.add_argument_group("super-resolution")
     method.add_argument("--metabolites", nargs="+", default=list(METABOLITES), help="metabolites (canonical names)")
-    method.add_argument("--target-matrix", type=int, default=defaults.TARGET_MATRIX,
-                        help="output in-plane matrix N (default 64)")
+    method.add_argument("--target-matrix", type=_count, default=defaults.TARGET_MATRIX,
+                        help=f"output in-plane matrix N, a multiple of {MATRIX_MULTIPLE} (default 64)")
     method.add_argument("--sharpness", nargs="+", type=_sharpness, default=list(defaults.SHARPNESS), metavar="λ",
                         help="sharpness weights, one output each (default 0; paper: 0–0.03)")
     method.add_argument("--weights", type=Path, help="safetensors weights (default: the packaged model)")
-    method.add_argument("--simulate-matrix", type=int, metavar="n",
+    method.add_argument("--simulate-matrix", type=_count, metavar="n",
                         help="evaluation: simulate an n×n acquisition from the N×N maps")
     method.add_argument("--backend", choices=("auto", "fsl", "python"), default="auto",
                         help="skull-strip/co-registration backend (auto: FSL when installed)")
     method.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    method.add_argument("--batch-size", type=int, default=defaults.BATCH_SIZE, help="maps per forward pass")
+    method.add_argument("--batch-size", type=_count, default=defaults.BATCH_SIZE, help="maps per forward pass")
     quality = parser.add_argument_group("quality control")
-    quality.add_argument("--snr-min", type=float, default=defaults.SNR_MIN,
-                         help="reject voxels with S/N below (default 2.5)")
-    quality.add_argument("--fwhm-max", type=float, default=defaults.FWHM_MAX_PPM,
+    quality.add_argument("--snr-min", type=_number(float, 0.0, what="a number of at least 0"),
+                         default=defaults.SNR_MIN, help="reject voxels with S/N below (default 2.5)")
+    quality.add_argument("--fwhm-max", type=_positive, default=defaults.FWHM_MAX_PPM,
                          help="reject FWHM above, ppm (default 0.15)")
-    quality.add_argument("--crlb-max", type=float, help="reject %%SD above (default: off)")
-    quality.add_argument("--min-valid-fraction", type=float, default=defaults.MIN_VALID_FRACTION,
+    quality.add_argument("--crlb-max", type=_positive, default=defaults.CRLB_MAX, help="reject %%SD above (default: off)")
+    quality.add_argument("--min-valid-fraction", type=_number(float, 0.0, 1.0, what="a fraction in [0, 1]"),
+                         default=defaults.MIN_VALID_FRACTION,
                          help="keep slices whose valid voxels / (n*n) reach this (default 0.30)")
     run = parser.add_argument_group("execution")
     run.add_argument("-w", "--work-dir", type=Path, help="Nipype working directory (default: ./work)")
-    run.add_argument("--nprocs", "--n-cpus", type=int, default=1, help="processes in parallel")
-    run.add_argument("--omp-nthreads", type=int, default=1, help="threads per process (PyTorch)")
-    run.add_argument("--mem-gb", type=float, help="memory limit for the scheduler")
+    run.add_argument("--nprocs", "--n-cpus", type=_count, default=1, help="processes in parallel")
+    run.add_argument("--omp-nthreads", type=_count, default=1, help="threads per process (PyTorch)")
+    # MultiProc schedules nothing below 0.01 GB free (it waits for ever): refuse such limits here
+    run.add_argument("--mem-gb", type=_number(float, 0.1, what="a memory size of at least 0.1 (GB)"),
+                     help="memory limit for the scheduler (GB)")
     run.add_argument("--use-plugin", type=Path, help="Nipype plugin YAML (plugin: SLURM, plugin_args: ...)")
     run.add_argument("--stop-on-first-crash", action="store_true")
     run.add_argument("--no-reports", dest="reports", action="store_false", help="skip the HTML reports")
@@ -107,20 +136,13 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_args(argv: list[str] | None = None) -> RunConfig:
-    """Parse and check the command line; raises :class:`AppExit` for every refusal."""
-    args = _build_parser().parse_args(argv)
+def _check_options(args: argparse.Namespace) -> None:
+    """Refusals that need only the options (64, 17)."""
     if args.analysis_level not in LEVELS:
         raise AppExit(EXIT["bad_level"], f"unknown analysis level {args.analysis_level!r}; expected one of {LEVELS}")
-    try:
-        participants = tuple(bidsq.clean_label(label, "sub") for label in args.participant_label)
-        sessions = tuple(bidsq.clean_label(label, "ses") for label in args.session_label)
-    except bidsq.LabelError as error:
-        raise AppExit(EXIT["usage"], str(error)) from error
-    for name, value, low in (("--nprocs", args.nprocs, 1), ("--omp-nthreads", args.omp_nthreads, 1),
-                             ("--batch-size", args.batch_size, 1), ("--target-matrix", args.target_matrix, 2)):
-        if value < low:
-            raise AppExit(EXIT["usage"], f"{name} must be at least {low}, got {value}")
+    if args.target_matrix % MATRIX_MULTIPLE:
+        raise AppExit(EXIT["usage"], f"--target-matrix must be a multiple of {MATRIX_MULTIPLE} (the network halves "
+                      f"the 3N MRI grid four times), got {args.target_matrix}")
     simulate = args.simulate_matrix
     if simulate is not None and (simulate % 2 or not 2 <= simulate < args.target_matrix):
         raise AppExit(EXIT["usage"], f"--simulate-matrix must be even and below --target-matrix {args.target_matrix}")
@@ -129,6 +151,53 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
                       "(training slices come from the N×N maps)")
     if args.train and args.analysis_level != "group":
         raise AppExit(EXIT["usage"], "--train is a group-level option (mrsisr BIDS_DIR OUTPUT_DIR group --train)")
+
+
+def _check_directories(bids_dir: Path, output_dir: Path, work_dir: Path, lcmodel_dir: Path) -> None:
+    """The output and working directories: apart from every input, writable, the working one private,
+    and no other pipeline's dataset in the output (64)."""
+    from mrsisr.bids_app.derivatives import foreign_dataset
+
+    try:
+        for path, what in ((output_dir, "output directory"), (work_dir, "working directory")):
+            bidsq.check_output_dir(bids_dir, path, what=what)
+            bidsq.check_apart(path, {"--lcmodel-dir": lcmodel_dir}, what=what)
+            bidsq.check_writable_dir(path, what=what)
+        bidsq.check_private_work_dir(work_dir, output_dir)
+    except bidsq.InputError as error:
+        raise AppExit(EXIT["usage"], str(error)) from error
+    foreign = foreign_dataset(output_dir)
+    if foreign:
+        raise AppExit(EXIT["usage"], f"the output directory holds another dataset: {foreign}; "
+                      "mrsisr never overwrites it: give another OUTPUT_DIR")
+
+
+def _check_input_files(args: argparse.Namespace) -> dict:
+    """The optional input files (66): they exist, and the plugin file and the filters are usable.
+    Returns the BIDS filters."""
+    from mrsisr.bids_app.execution import read_plugin_file
+
+    for option, path in (("--weights", args.weights), ("--use-plugin", args.use_plugin),
+                         ("--bids-filter-file", args.bids_filter_file)):
+        if path is not None and not path.is_file():
+            raise AppExit(EXIT["no_input"], f"{option} {path} does not exist")
+    try:
+        if args.use_plugin is not None:
+            read_plugin_file(args.use_plugin)
+        return bidsq.load_bids_filters(args.bids_filter_file)
+    except ValueError as error:  # InputError included
+        raise AppExit(EXIT["no_input"], str(error)) from error
+
+
+def parse_args(argv: list[str] | None = None) -> RunConfig:
+    """Parse and check the command line; raises :class:`AppExit` for every refusal (nothing is written)."""
+    args = _build_parser().parse_args(argv)
+    _check_options(args)
+    try:  # a label given twice (01 and sub-01) is processed once
+        participants = _unique(bidsq.clean_label(label, "sub") for label in args.participant_label)
+        sessions = _unique(bidsq.clean_label(label, "ses") for label in args.session_label)
+    except bidsq.LabelError as error:
+        raise AppExit(EXIT["usage"], str(error)) from error
     try:
         acquisition = bidsq.clean_label(args.acquisition, "acq") if args.acquisition is not None else None
     except bidsq.LabelError as error:
@@ -138,27 +207,17 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
     if not bids_dir.is_dir():
         raise AppExit(EXIT["no_input"], f"BIDS directory {bids_dir} does not exist")
     work_dir = (args.work_dir or Path.cwd() / "work").absolute()
-    try:
-        bidsq.check_output_dir(bids_dir, output_dir)
-        bidsq.check_output_dir(bids_dir, work_dir, what="working directory")
-    except bidsq.InputError as error:
-        raise AppExit(EXIT["usage"], str(error)) from error
     lcmodel_dir = (args.lcmodel_dir or bids_dir / "derivatives" / "lcmodel").absolute()
-    for option, path in (("--weights", args.weights), ("--use-plugin", args.use_plugin),
-                         ("--bids-filter-file", args.bids_filter_file)):
-        if path is not None and not path.is_file():
-            raise AppExit(EXIT["no_input"], f"{option} {path} does not exist")
-    try:
-        filters = bidsq.load_bids_filters(args.bids_filter_file)
-    except bidsq.InputError as error:
-        raise AppExit(EXIT["no_input"], str(error)) from error
+    _check_directories(bids_dir, output_dir, work_dir, lcmodel_dir)
+    filters = _check_input_files(args)
     return RunConfig(
         bids_dir=bids_dir, output_dir=output_dir, analysis_level=args.analysis_level,
         work_dir=work_dir, lcmodel_dir=lcmodel_dir,
         participant_label=participants, session_label=sessions, bids_filters=filters,
         acquisition=acquisition,
-        metabolites=tuple(args.metabolites), target_matrix=args.target_matrix, simulate_matrix=args.simulate_matrix,
-        sharpness=tuple(args.sharpness), weights=args.weights.absolute() if args.weights else None,
+        metabolites=_unique(args.metabolites), target_matrix=args.target_matrix,
+        simulate_matrix=args.simulate_matrix, sharpness=_unique(args.sharpness),
+        weights=args.weights.absolute() if args.weights else None,
         backend=args.backend, device=args.device, batch_size=args.batch_size, snr_min=args.snr_min,
         fwhm_max=args.fwhm_max, crlb_max=args.crlb_max, min_valid_fraction=args.min_valid_fraction,
         nprocs=args.nprocs, omp_nthreads=args.omp_nthreads, mem_gb=args.mem_gb,

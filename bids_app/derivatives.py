@@ -14,7 +14,7 @@ from pathlib import Path
 import mrsisr
 from mrsisr.interfaces.bids import atomic_write_text
 
-__all__ = ["BIDSIGNORE", "in_container", "write_dataset_description"]
+__all__ = ["BIDSIGNORE", "foreign_dataset", "in_container", "write_dataset_description"]
 
 #: Files of the output dataset that the BIDS schema does not cover (gitignore syntax).
 BIDSIGNORE = """\
@@ -44,8 +44,31 @@ def in_container() -> str | None:
     return None
 
 
+def foreign_dataset(output_dir: Path) -> str | None:
+    """Why ``output_dir`` belongs to another dataset (its ``dataset_description.json`` was not
+    written by mrsisr, judged by ``GeneratedBy``), or None: such a description is never overwritten."""
+    path = Path(output_dir) / "dataset_description.json"
+    if not path.exists():
+        return None
+    try:
+        description = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        return f"{path} is not readable JSON ({error}); it is not mrsisr's"
+    generated = description.get("GeneratedBy") if isinstance(description, dict) else None
+    names = [g.get("Name") for g in generated if isinstance(g, dict)] if isinstance(generated, list) else []
+    if "mrsisr" not in names:
+        owner = ", ".join(str(n) for n in names if n) or "another dataset (no GeneratedBy)"
+        return f"{path} was written by {owner}, not mrsisr"
+    return None
+
+
 def write_dataset_description(output_dir: Path, bids_dir: Path) -> Path:
-    """``dataset_description.json``, ``README`` and ``.bidsignore`` of the output dataset (idempotent)."""
+    """``dataset_description.json``, ``README`` and ``.bidsignore`` of the output dataset (idempotent).
+
+    Refuses (:class:`FileExistsError`) to replace a description that mrsisr did not write."""
+    foreign = foreign_dataset(output_dir)
+    if foreign:
+        raise FileExistsError(f"{foreign}; refusing to overwrite it")
     output_dir.mkdir(parents=True, exist_ok=True)
     generated = {"Name": "mrsisr", "Version": mrsisr.__version__,
                  "CodeURL": "https://github.com/mrsisr/mrsisr",

@@ -1,14 +1,20 @@
-"""Running the workflow: plugin settings, progress lines, crash files and the final summary."""
+"""Running the workflow: plugin settings, progress lines, crash files, each subject's status
+from its own nodes, the working-directory lock and the final summary."""
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import os
 import re
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Progress", "SubjectStatus", "plugin_settings", "collect_crashes", "format_table", "subject_key_of"]
+__all__ = ["Progress", "SubjectStatus", "WorkDirBusy", "collect_crashes", "format_table", "lock_work_dir",
+           "plugin_settings", "read_plugin_file", "settle_statuses", "subject_key_of", "subject_nodes"]
 
 _SUBJECT_WF = re.compile(r"(?:^|\.)sub_([A-Za-z0-9]+?)(?:_ses_([A-Za-z0-9]+))?_wf(?:\.|$)")
 
@@ -22,14 +28,22 @@ def subject_key_of(node_fullname: str) -> str | None:
 
 
 class Progress:
-    """Nipype ``status_callback``: one line per step and subject (picklable, prints to stdout)."""
+    """Nipype ``status_callback``: one line per step and subject (picklable, prints to stdout).
+
+    It also records how every node ended (``outcomes``: full name → ``end``/``exception``), from
+    which :func:`settle_statuses` gives each subject its status. Linear, MultiProc and the batch
+    plugins (SLURM, SGE, PBS ...) call it in the main process.
+    """
 
     def __init__(self, stream_name: str = "stdout") -> None:
         self.stream_name = stream_name
         self.started: dict[str, float] = {}
+        self.outcomes: dict[str, str] = {}
 
     def __call__(self, node, status: str) -> None:
         name = node.fullname
+        if status in ("end", "exception"):
+            self.outcomes[name] = status
         if name.startswith("_") or any(part in name for part in (".inputnode", ".outputnode", ".ds_", "sidecars")):
             return  # map-node copies, identity nodes and derivative writers: no line of their own
         key = subject_key_of(name) or "run"
@@ -44,21 +58,43 @@ class Progress:
         print(f"[{key}] {step:<32s} {word} ({elapsed:.1f} s)", file=stream, flush=True)
 
 
+def read_plugin_file(plugin_file: Path) -> tuple[str, dict]:
+    """``plugin`` and ``plugin_args`` of a Nipype plugin YAML; :class:`ValueError` saying what is
+    wrong (not YAML, not a mapping, a plugin Nipype does not have, arguments that are not a mapping)."""
+    import nipype.pipeline.plugins
+    import yaml
+
+    where = f"--use-plugin {plugin_file}"
+    try:
+        settings = yaml.safe_load(Path(plugin_file).read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise ValueError(f"{where}: not readable YAML ({first})") from error
+    if not isinstance(settings, dict) or "plugin" not in settings:
+        raise ValueError(f"{where}: expected a YAML mapping with 'plugin' (and 'plugin_args'), "
+                         f"got {type(settings).__name__}")
+    plugin = str(settings["plugin"])
+    known = sorted(name[:-len("Plugin")] for name in dir(nipype.pipeline.plugins) if name.endswith("Plugin"))
+    if plugin not in known:
+        raise ValueError(f"{where}: Nipype has no plugin {plugin!r}; known: {', '.join(known)}")
+    args = settings.get("plugin_args") or {}
+    if not isinstance(args, dict):
+        raise ValueError(f"{where}: 'plugin_args' must be a mapping, got {type(args).__name__}")
+    poll = args.get("poll_sleep_duration")
+    if poll is not None and (isinstance(poll, bool) or not isinstance(poll, (int, float)) or poll < 0):
+        raise ValueError(f"{where}: 'poll_sleep_duration' must be a number of seconds, got {poll!r}")
+    return plugin, dict(args)
+
+
 def plugin_settings(plugin_file: Path | None, nprocs: int, mem_gb: float | None) -> tuple[str, dict]:
-    """Plugin name and arguments: from a Nipype plugin YAML (``plugin:``, ``plugin_args:``), else
+    """Plugin name and arguments: from a Nipype plugin YAML (:func:`read_plugin_file`), else
     ``MultiProc`` with ``nprocs`` (``Linear`` for one process).
 
     ``poll_sleep_duration`` (seconds between scheduler polls) may sit in ``plugin_args``; the
     caller moves it to Nipype's execution configuration, where Nipype reads it.
     """
     if plugin_file is not None:
-        import yaml
-
-        settings = yaml.safe_load(Path(plugin_file).read_text()) or {}
-        if not isinstance(settings, dict) or "plugin" not in settings:
-            raise ValueError(f"--use-plugin {plugin_file}: expected a YAML mapping with 'plugin' (and 'plugin_args')")
-        args = dict(settings.get("plugin_args") or {})
-        plugin = str(settings["plugin"])
+        plugin, args = read_plugin_file(plugin_file)
     else:
         plugin, args = ("MultiProc", {"n_procs": nprocs}) if nprocs > 1 else ("Linear", {})
     if plugin == "MultiProc":
@@ -105,6 +141,81 @@ def collect_crashes(crash_dir: Path, statuses: dict[str, SubjectStatus]) -> None
         step = (node or "?").split(f"{key.replace('-', '_')}_wf.", 1)[-1]
         target.errors.append(f"{step}: {error}")
         target.crash_files.append(str(crash))
+
+
+def subject_nodes(workflow) -> dict[str, list[str]]:
+    """The full names of the nodes that Nipype will run, per subject key (``sub-01``), from the
+    workflow's execution graph (identity nodes removed, as Nipype does)."""
+    from copy import deepcopy
+
+    from nipype.pipeline.engine.utils import generate_expanded_graph
+
+    graph = generate_expanded_graph(deepcopy(workflow._create_flat_graph()))
+    nodes: dict[str, list[str]] = {}
+    for node in graph.nodes():
+        key = subject_key_of(node.fullname)
+        if key:
+            nodes.setdefault(key, []).append(node.fullname)
+    return nodes
+
+
+def _result_file(work_dir: Path, fullname: str) -> Path:
+    *folders, name = fullname.split(".")
+    return Path(work_dir, *folders, name, f"result_{name}.pklz")
+
+
+def settle_statuses(statuses: dict[str, SubjectStatus], nodes: dict[str, list[str]], outcomes: dict[str, str],
+                    work_dir: Path, why_unfinished: str) -> None:
+    """Each subject's status from its own nodes: ``FAILED`` when one of them failed (here or in a
+    crash file, see :func:`collect_crashes`), ``INCOMPLETE`` when one did not run to its end,
+    else it stays ``ok`` — whatever happened to the other subjects.
+
+    ``outcomes`` comes from :class:`Progress`. When the plugin reported no node at all (plugins
+    that take no status callback, such as ``SLURMGraph``), a node counts as finished when its
+    result file is in ``work_dir``.
+    """
+
+    def finished(name: str) -> bool:
+        return outcomes.get(name) == "end" if outcomes else _result_file(work_dir, name).is_file()
+
+    for key, status in statuses.items():
+        names = nodes.get(key, [])
+        if any(outcomes.get(name) == "exception" for name in names) and status.status == "ok":
+            status.status = "FAILED"
+            status.errors.append("a step failed (no crash file was found; rerun with -v)")
+        unfinished = [name for name in names if not finished(name)]
+        if unfinished and status.status == "ok":
+            status.status = "INCOMPLETE"
+            step = unfinished[0].split(f"{key.replace('-', '_')}_wf.", 1)[-1]
+            status.errors.append(f"{len(unfinished)} step(s) did not run, e.g. {step}: {why_unfinished}")
+
+
+class WorkDirBusy(RuntimeError):
+    """Another run holds the working directory's lock."""
+
+
+@contextmanager
+def lock_work_dir(work_dir: Path):
+    """Hold an exclusive lock (``fcntl.flock`` on ``WORK_DIR/.mrsisr.lock``) for the run, so that a
+    second run on the same working directory refuses at once instead of both failing midway.
+    Creates the working directory (mode 0700: it must stay private) when it does not exist."""
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    descriptor = os.open(work_dir / ".mrsisr.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            if error.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise
+            holder = os.pread(descriptor, 200, 0).decode(errors="replace").strip() or "another run"
+            raise WorkDirBusy(f"the working directory {work_dir} is in use by {holder}; wait for it to "
+                              "finish, or give this run its own -w") from None
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, f"mrsisr process {os.getpid()} (started {time.ctime()})\n".encode(), 0)
+        yield work_dir
+    finally:
+        os.close(descriptor)  # closing releases the lock
 
 
 def format_table(rows: list[dict]) -> str:

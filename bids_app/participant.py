@@ -16,7 +16,10 @@ from mrsisr.bids_app.cli import EXIT, AppExit
 from mrsisr.bids_app.config import RunConfig, to_toml
 from mrsisr.bids_app.derivatives import write_dataset_description
 from mrsisr.interfaces.bids import atomic_write_text
-from mrsisr.bids_app.execution import SubjectStatus, collect_crashes, format_table, plugin_settings
+from mrsisr.bids_app.execution import (
+    SubjectStatus, WorkDirBusy, collect_crashes, format_table, lock_work_dir, plugin_settings, settle_statuses,
+    subject_nodes,
+)
 
 __all__ = ["run_participant", "check_inputs", "select_subjects"]
 
@@ -52,8 +55,7 @@ def check_inputs(config: RunConfig) -> None:
         variant = read_metadata(weights)["variant"]
     except WeightsError as error:
         raise AppExit(EXIT["no_input"], str(error)) from error
-    card = Path(weights).with_suffix(".json")
-    about = json.loads(card.read_text()).get("description", "") if card.is_file() else ""
+    about = _model_card_description(Path(weights).with_suffix(".json"))
     _say(f"mrsisr: model {weights} ({variant}{'; ' + about if about else ''})")
     if config.backend == "fsl":
         from mrsisr.interfaces.backend import fsl_available
@@ -63,6 +65,21 @@ def check_inputs(config: RunConfig) -> None:
             raise AppExit(EXIT["no_input"], f"--backend fsl: FSL is not usable (FSLDIR unset or {missing} not on PATH)")
 
 
+def _model_card_description(card: Path) -> str:
+    """The ``description`` of the model card beside the weights ('' when there is none);
+    a card that is not a JSON object is refused (66), as the weights would be."""
+    if not card.is_file():
+        return ""
+    try:
+        content = json.loads(card.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise AppExit(EXIT["no_input"], f"model card {card} (beside the weights) is not readable JSON: {error}") from error
+    if not isinstance(content, dict):
+        raise AppExit(EXIT["no_input"], f"model card {card} (beside the weights) must be a JSON object, "
+                      f"got {type(content).__name__}")
+    return str(content.get("description", ""))
+
+
 def select_subjects(config: RunConfig) -> list[bidsq.SubjectInputs]:
     """Query the dataset; unknown labels or an empty selection give exit code 18."""
     layout = bidsq.make_layout(config.bids_dir)
@@ -70,7 +87,7 @@ def select_subjects(config: RunConfig) -> list[bidsq.SubjectInputs]:
         subjects = bidsq.collect_subjects(
             layout, lcmodel_dir=config.lcmodel_dir, participant_label=config.participant_label,
             session_label=config.session_label, filters=config.bids_filters, acquisition=config.acquisition,
-            simulate_matrix=config.simulate_matrix)
+            simulate_matrix=config.simulate_matrix, target_matrix=config.target_matrix)
     except bidsq.LabelError as error:
         raise AppExit(EXIT["no_selection"], str(error)) from error
     if not subjects:
@@ -94,9 +111,9 @@ def _write_logs(config: RunConfig, subjects) -> None:
         atomic_write_text(folder / name, text)
 
 
-def _run_workflow(config: RunConfig, subjects, crash_dir: Path) -> str | None:
-    """Run the graph; returns None, or the error of a failure that no crash file records
-    (the scheduler itself failed), which then counts against every subject."""
+def _run_workflow(config: RunConfig, subjects, crash_dir: Path, statuses: dict[str, SubjectStatus]) -> None:
+    """Run the graph, then give each subject the status of its own nodes (:func:`settle_statuses`):
+    a failure elsewhere leaves a subject whose every step finished ``ok``."""
     from mrsisr.workflows.base import init_mrsisr_wf
 
     workflow = init_mrsisr_wf(config, subjects)
@@ -104,11 +121,13 @@ def _run_workflow(config: RunConfig, subjects, crash_dir: Path) -> str | None:
         "crashdump_dir": str(crash_dir), "crashfile_format": "txt", "remove_unnecessary_outputs": False,
         "stop_on_first_crash": config.stop_on_first_crash})
     plugin, plugin_args = plugin_settings(config.use_plugin, config.nprocs, config.mem_gb)
+    progress = plugin_args["status_callback"]
     if plugin not in ("Linear", "MultiProc"):
         os.environ.setdefault("LOGNAME", getpass.getuser())  # Nipype's batch plugins read it
     poll = plugin_args.pop("poll_sleep_duration", None)
     if poll is not None:
         workflow.config["execution"]["poll_sleep_duration"] = float(poll)
+    nodes = subject_nodes(workflow)
     _say(f"mrsisr: running {len(subjects)} subject(s) with {plugin} (work dir {config.work_dir})")
     gc.collect()
     gc.freeze()  # MultiProc calls gc.collect() in its loop: skip the (large, long-lived) imported modules
@@ -118,14 +137,13 @@ def _run_workflow(config: RunConfig, subjects, crash_dir: Path) -> str | None:
         if config.verbosity:
             traceback.print_exc()
         _say(f"mrsisr: some steps failed ({type(error).__name__}); see the summary below")
-        if not (isinstance(error, RuntimeError) and "did not execute cleanly" in str(error)):
-            if config.stop_on_first_crash:
-                return "not finished: --stop-on-first-crash stopped the run at another subject's error"
-            first_line = (str(error).strip().splitlines() or [""])[0]
-            return f"{plugin} run failed: {type(error).__name__}: {first_line}"
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        why = ("--stop-on-first-crash stopped the run at another subject's error" if config.stop_on_first_crash
+               else f"the {plugin} run stopped ({type(error).__name__}: {first_line})")
+        collect_crashes(crash_dir, statuses)
+        settle_statuses(statuses, nodes, progress.outcomes, config.work_dir, why)
     finally:
         gc.unfreeze()
-    return None
 
 
 def _reports(config: RunConfig, subjects, statuses: dict[str, SubjectStatus]) -> None:
@@ -170,20 +188,17 @@ def run_participant(config: RunConfig) -> int:
     crash_dir = config.work_dir / "crash" / config.run_uuid
     statuses = {s.key: SubjectStatus(s.key) for s in subjects}
     try:
-        config.work_dir.mkdir(parents=True, exist_ok=True)
-        _write_logs(config, subjects)
-        run_error = _run_workflow(config, subjects, crash_dir)
-        collect_crashes(crash_dir, statuses)
-        if run_error:  # the run stopped early (--stop-on-first-crash, scheduler error): unfinished subjects
-            for status in statuses.values():
-                if status.status == "ok":
-                    status.status = "INCOMPLETE"
-                    status.errors.append(run_error)
-        if config.reports:
-            _reports(config, subjects, statuses)
-        _citation(config, subjects)
-    finally:
-        write_dataset_description(config.output_dir, config.bids_dir)
+        with lock_work_dir(config.work_dir):
+            try:
+                _write_logs(config, subjects)
+                _run_workflow(config, subjects, crash_dir, statuses)
+                if config.reports:
+                    _reports(config, subjects, statuses)
+                _citation(config, subjects)
+            finally:
+                write_dataset_description(config.output_dir, config.bids_dir)
+    except WorkDirBusy as busy:
+        raise AppExit(EXIT["busy"], str(busy)) from busy
     elapsed = time.time() - started
     rows = [{"subject": key, "status": s.status, "error": " ".join("; ".join(s.errors).split())[:200] or "-",
              "crash files": len(s.crash_files)} for key, s in statuses.items()]

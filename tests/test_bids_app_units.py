@@ -39,6 +39,7 @@ def small_bids(tmp_path) -> Path:
         lcm = root / "derivatives" / "lcmodel" / f"sub-{sub}"
         for acq in ("64", "16", "24"):
             _nifti(lcm / f"sub-{sub}_acq-{acq}_space-orig_desc-snr_mrsi.nii.gz")
+            _nifti(lcm / f"sub-{sub}_acq-{acq}_space-orig_met-NAA_desc-signal_mrsi.nii.gz", shape=(8, 8, 2))
     return root
 
 
@@ -280,8 +281,9 @@ def test_sessions_are_selected_and_named(tmp_path):
     for ses in ("pre", "post"):
         for suffix in ("T1w", "FLAIR"):
             _nifti(root / "sub-01" / f"ses-{ses}" / "anat" / f"sub-01_ses-{ses}_{suffix}.nii.gz")
-        _nifti(root / "derivatives" / "lcmodel" / "sub-01" / f"ses-{ses}"
-               / f"sub-01_ses-{ses}_acq-20_space-orig_desc-snr_mrsi.nii.gz")
+        for name in ("desc-snr", "met-NAA_desc-signal"):
+            _nifti(root / "derivatives" / "lcmodel" / "sub-01" / f"ses-{ses}"
+                   / f"sub-01_ses-{ses}_acq-20_space-orig_{name}_mrsi.nii.gz")
     layout = bidsq.make_layout(root)
     lcmodel = root / "derivatives" / "lcmodel"
     both = bidsq.collect_subjects(layout, lcmodel_dir=lcmodel)

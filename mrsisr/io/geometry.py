@@ -100,7 +100,7 @@ def geometry_from_json(path: str | Path) -> MRSIGeometry:
         spec = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise MapLoadingError(f"geometry file {path} is not readable JSON: {exc}") from exc
-    missing = [key for key in ("shape", "affine") if key not in spec]
+    missing = [key for key in ("shape", "affine") if not isinstance(spec, dict) or key not in spec]
     if missing:
         raise GeometryError(f"geometry file {path} lacks {missing}; expected keys 'shape' [nx, ny, nz] and 'affine' 4x4")
     try:

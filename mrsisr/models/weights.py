@@ -71,7 +71,7 @@ def read_metadata(path: str | Path) -> dict[str, str]:
             header = json.loads(stream.read(header_size))
     except (ValueError, UnicodeDecodeError) as error:
         raise WeightsError(f"{path} is not a safetensors file ({error}); mrsisr reads only safetensors weights") from error
-    metadata = header.get("__metadata__") or {}
+    metadata = (header.get("__metadata__") if isinstance(header, dict) else None) or {}
     if "variant" not in metadata:
         raise WeightsError(f"{path} has no 'variant' in its safetensors metadata: not an mrsisr weights file")
     return metadata
