@@ -13,6 +13,8 @@ Runs (module fixtures, shared by the checks):
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import re
 import time
@@ -49,7 +51,8 @@ def real(tmp_path_factory, weights):
     before = tree_digest(bids_dir)
     args = [str(bids_dir), str(root / "out"), "participant", "-w", str(root / "work"), "--weights", str(weights),
             "--backend", "python", "--nprocs", "2", *COMMON]
-    with pytest.MonkeyPatch.context() as patch:
+    printed = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(printed):
         patch.delenv("FSLDIR", raising=False)
         started = time.time()
         code = main(args)
@@ -58,7 +61,7 @@ def real(tmp_path_factory, weights):
         resume_code = main(args + ["--participant-label", "01"])
         resumed = time.time() - started
     return {"bids": bids_dir, "out": root / "out", "work": root / "work", "code": code, "first": first,
-            "resume_code": resume_code, "resumed": resumed, "before": before}
+            "resume_code": resume_code, "resumed": resumed, "before": before, "printed": printed.getvalue()}
 
 
 def _run_pair(root: Path, weights: Path, nprocs: int, output: Path) -> int:
@@ -87,6 +90,33 @@ def test_failing_subject_does_not_stop_the_others(real, capsys):
     assert crashes and all("sub_02_wf" in c.read_text() for c in crashes)
     assert (real["out"] / "sub-01" / "mrs").is_dir() and (real["out"] / "sub-01.html").is_file()
     assert not (real["out"] / "sub-02" / "mrs").exists()
+
+
+def _first_summary(printed: str) -> str:
+    return printed.split("mrsisr summary", 1)[1].split("mrsisr: running", 1)[0]
+
+
+def test_multiproc_finished_subject_is_ok_when_another_fails(real):
+    """Issue 13, item 3: a subject's status comes from its own nodes (MultiProc, ``--nprocs 2``)."""
+    summary = _first_summary(real["printed"])
+    assert re.search(r"sub-01\s+ok\s", summary) and re.search(r"sub-02\s+FAILED\s", summary), summary
+    assert "<b>Error:</b>" not in (real["out"] / "sub-01.html").read_text()
+    assert "<b>Error:</b>" in (real["out"] / "sub-02.html").read_text()
+
+
+def test_linear_finished_subject_is_ok_when_another_fails(real, weights, tmp_path, monkeypatch, capsys):
+    """Issue 13, item 3, with the Linear plugin (FSL stand-ins: fast); sub-02's T1w is empty."""
+    for key, value in install_fsl_standins(tmp_path / "fsl").items():
+        monkeypatch.setenv(key, value)
+    code = main([str(real["bids"]), str(tmp_path / "out"), "participant", "-w", str(tmp_path / "work"),
+                 "--weights", str(weights), "--backend", "fsl", "--skip-bids-validation", "--nprocs", "1",
+                 *COMMON])
+    printed = capsys.readouterr().out
+    assert code == 1 and "with Linear" in printed
+    summary = printed.split("mrsisr summary", 1)[1]
+    assert re.search(r"sub-01\s+ok\s", summary) and re.search(r"sub-02\s+FAILED\s", summary), summary
+    assert "<b>Error:</b>" not in (tmp_path / "out" / "sub-01.html").read_text()
+    assert list((tmp_path / "out" / "sub-01" / "mrs").glob("*_desc-srLam0p03_mrsi.nii.gz"))
 
 
 def test_resume_is_fast_and_succeeds(real):

@@ -18,7 +18,6 @@ import pytest
 from bids_fixtures import tiny_weights, tree_digest
 from mrsisr.bids_app.cli import EXIT, main, parse_args
 from mrsisr.bids_app.derivatives import write_dataset_description
-from mrsisr.bids_app.execution import lock_work_dir
 
 
 def _nifti(path: Path, shape=(8, 8, 2)) -> Path:
@@ -185,6 +184,8 @@ def test_world_writable_work_dir_is_refused(dataset, capsys):
 
 
 def test_a_second_run_on_a_locked_work_dir_refuses(dataset, capsys):
+    from mrsisr.bids_app.execution import lock_work_dir
+
     with lock_work_dir(dataset["work"]):
         assert _run(dataset, "--no-reports") == EXIT["busy"]
     err = capsys.readouterr().err
