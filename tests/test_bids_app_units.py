@@ -332,3 +332,35 @@ def test_missing_validator_warns_and_continues(small_bids, tmp_path, monkeypatch
     code = main([str(small_bids), str(tmp_path / "out"), "participant", "--validate-only",
                  "--weights", str(tiny_weights(tmp_path / "w.safetensors"))])
     assert code == 0 and "BIDS validation was skipped" in capsys.readouterr().err
+
+
+def test_subject_status_from_its_own_nodes(tmp_path):
+    """Issue 13, item 3: ok when every step of the subject ended, FAILED / INCOMPLETE otherwise;
+    without any reported outcome (graph plugins) the nodes' result files decide."""
+    from mrsisr.bids_app.execution import settle_statuses
+
+    nodes = {key: [f"mrsisr_wf.{key.replace('-', '_')}_wf.anat_wf.skullstrip",
+                   f"mrsisr_wf.{key.replace('-', '_')}_wf.mrsi_wf.superres"] for key in ("sub-01", "sub-02", "sub-03")}
+    outcomes = {nodes["sub-01"][0]: "end", nodes["sub-01"][1]: "end",
+                nodes["sub-02"][0]: "exception", nodes["sub-03"][0]: "end"}
+    statuses = {key: SubjectStatus(key) for key in nodes}
+    settle_statuses(statuses, nodes, outcomes, tmp_path, "--stop-on-first-crash stopped the run")
+    assert [statuses[k].status for k in nodes] == ["ok", "FAILED", "INCOMPLETE"]
+    assert statuses["sub-01"].errors == [] and "mrsi_wf.superres" in statuses["sub-03"].errors[0]
+    result = tmp_path / "mrsisr_wf" / "sub_01_wf" / "anat_wf" / "skullstrip" / "result_skullstrip.pklz"
+    result.parent.mkdir(parents=True)
+    result.write_bytes(b"")
+    graph_plugin = {"sub-01": SubjectStatus("sub-01")}
+    settle_statuses(graph_plugin, {"sub-01": nodes["sub-01"][:1]}, {}, tmp_path, "stopped")
+    assert graph_plugin["sub-01"].status == "ok"
+
+
+def test_work_dir_lock_is_released_after_the_run(tmp_path):
+    from mrsisr.bids_app.execution import WorkDirBusy, lock_work_dir
+
+    with lock_work_dir(tmp_path / "work"):
+        with pytest.raises(WorkDirBusy, match="in use by mrsisr process"):
+            with lock_work_dir(tmp_path / "work"):
+                pass
+    with lock_work_dir(tmp_path / "work"):  # free again
+        pass
