@@ -7,6 +7,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 SCRIPT = textwrap.dedent("""
     import json, sys
     from pathlib import Path
@@ -57,3 +59,22 @@ def test_ds_mrsi_wf_builds_without_the_app():
             "print(sorted(m for m in sys.modules if m.startswith('mrsisr.bids_app')))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_atomic_write_reports_the_first_error_not_the_cleanup(tmp_path, monkeypatch):
+    """A failing write is reported as itself, even when removing the temporary file fails too."""
+    from pathlib import Path
+
+    from mrsisr.interfaces import bids
+
+    def refuse_unlink(self, missing_ok=False):
+        raise PermissionError("cleanup refused")
+
+    def refuse_write(self, text):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "unlink", refuse_unlink)
+    monkeypatch.setattr(Path, "write_text", refuse_write)
+    with pytest.raises(OSError, match="No space left"):
+        bids.atomic_write_text(tmp_path / "out.json", "{}")
+    assert not (tmp_path / "out.json").exists()

@@ -16,6 +16,7 @@ JSON under its final name. This is niworkflows' place for the sink
 from __future__ import annotations
 
 import json
+import contextlib
 import os
 import re
 import shutil
@@ -111,7 +112,8 @@ def _atomic(path: str | Path):
         yield temporary
         os.replace(temporary, path)
     finally:
-        temporary.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # the cleanup must never hide the error that stopped the write
+            temporary.unlink(missing_ok=True)
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
