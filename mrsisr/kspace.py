@@ -113,6 +113,8 @@ def truncate(hr: ArrayLike, n: MatrixSize) -> ArrayLike:
     kspace = fft2c(hr)
     mask = central_mask(size, n, device=hr.device if _is_torch(hr) else None)
     if _is_torch(hr):
+        if not _is_torch(mask):  # an integer n gives a numpy mask: bring it to the map's device
+            mask = torch.from_numpy(mask).to(hr.device)
         if mask.ndim == 4 and hr.ndim == 3:
             mask = mask[:, 0]
         return ifft2c(kspace * mask).abs().to(hr.dtype)

@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import time
+import warnings
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ from mrsisr.models.unet import upsample_to_depth3
 from mrsisr.models.runtime import tune_cpu_allocator
 from mrsisr.models.weights import save_weights
 from mrsisr.training.data import Batch, BatchSampler, SubjectSlices, kfold_split, make_batch
+from mrsisr.training.device_data import DeviceBatches, DeviceDataset
 
 #: Generator steps between progress-bar loss updates (reading a loss waits for the device).
 PROGRESS_EVERY = 20
@@ -79,6 +81,10 @@ class TrainConfig:
     validation_matrix_sizes: tuple[int, ...] | None = None
     time_limit_s: float | None = None
     workers: int | None = None
+    #: keep the training set on the device and augment there (mrsisr.training.device_data)
+    device_data: bool = False
+    #: CUDA only: torch.compile(mode="reduce-overhead") (CUDA graphs) of the generator and critic passes
+    graph_capture: bool = False
 
     @property
     def validation_sizes(self) -> tuple[int, ...]:
@@ -147,6 +153,24 @@ class Trainer:
             # its gradients are averaged by hand instead (see critic_step).
         self.epoch, self.step, self.batches_seen, self.wall_time = 0, 0, 0, 0.0
         self.history: list[dict[str, Any]] = []
+        self.device_dataset = DeviceDataset(self.train_data, self.device) if config.device_data else None
+        self._capture()
+
+    def _capture(self) -> None:
+        """Opt-in graph capture of the generator and critic passes (CUDA only; eager elsewhere).
+
+        The critic of the gradient penalty stays eager: compiled graphs do not support the double
+        backward it needs. bf16 autocast applies inside the captured passes as outside.
+        """
+        self.g_pass, self.score_pass = self.g_model, self.d_model
+        if not self.config.graph_capture:
+            return
+        if self.device.type != "cuda":
+            warnings.warn(f"graph_capture needs a CUDA device, not {self.device}: training runs eagerly", stacklevel=3)
+            return
+        self.g_pass = torch.compile(self.g_model, mode="reduce-overhead")
+        if self.d_model is not None:
+            self.score_pass = torch.compile(self.d_model, mode="reduce-overhead")
 
     def _init_distributed(self) -> None:
         local = int(os.environ.get("LOCAL_RANK", 0))
@@ -206,7 +230,8 @@ class Trainer:
 
     def _forward(self, batch) -> torch.Tensor:
         with self._autocast():
-            output = self.g_model(batch.t1, batch.flair, batch.lr, batch.n, batch.metabolite, batch.lam)
+            network = self.g_pass if self.generator.training else self.g_model  # validation runs eagerly
+            output = network(batch.t1, batch.flair, batch.lr, batch.n, batch.metabolite, batch.lam)
         return output.float() * batch.mask
 
     def critic_step(self, batch) -> torch.Tensor:
@@ -225,7 +250,7 @@ class Trainer:
 
     def generator_step(self, batch) -> dict[str, torch.Tensor]:
         output = self._forward(batch)
-        scores = self.d_model(_critic_input(batch, output)) if self.critic is not None else None
+        scores = self.score_pass(_critic_input(batch, output)) if self.critic is not None else None
         loss, parts = generator_loss(output, batch.target, batch.mask, self.config.alpha, scores,
                                      batch.lam if scores is not None else None)
         self.g_opt.zero_grad(set_to_none=True)
@@ -249,6 +274,8 @@ class Trainer:
         plan = plan[: len(plan) // self.world * self.world]
         indices = list(range(self.rank, len(plan), self.world))
         epoch = self.epoch
+        if self.device_dataset is not None:
+            return DeviceBatches(self.device_dataset, plan, indices, cfg.seed, epoch, cfg.augment)
 
         def assemble(index: int) -> Batch:
             items, n, lam = plan[index]
