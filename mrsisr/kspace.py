@@ -87,9 +87,11 @@ def central_mask(size: int, n: MatrixSize, device: torch.device | None = None) -
     returns a torch tensor ``(B, 1, size, size)`` (one mask per sample, built without a loop).
     """
     if _is_torch(n):
-        n = n.to(device=device, dtype=torch.int64).reshape(-1)
+        n = n.to(dtype=torch.int64).reshape(-1)
+        # checked where n lives (free for host tensors; a GPU tensor here waits for the GPU)
         if torch.any(n % 2 != 0) or torch.any(n < 2) or torch.any(n > size):
             raise ValueError(f"acquired matrix sizes {n.tolist()} must be even and within 2…{size}")
+        n = n.to(device=device, non_blocking=True)
         freq = torch.arange(size, device=n.device) - size // 2  # -N/2 … N/2-1
         half = (n // 2).reshape(-1, 1)
         inside = (freq[None, :] >= -half) & (freq[None, :] < half)  # (B, size)
@@ -114,7 +116,7 @@ def truncate(hr: ArrayLike, n: MatrixSize) -> ArrayLike:
     mask = central_mask(size, n, device=hr.device if _is_torch(hr) else None)
     if _is_torch(hr):
         if not _is_torch(mask):  # an integer n gives a numpy mask: bring it to the map's device
-            mask = torch.from_numpy(mask).to(hr.device)
+            mask = torch.from_numpy(mask).to(hr.device, non_blocking=True)
         if mask.ndim == 4 and hr.ndim == 3:
             mask = mask[:, 0]
         return ifft2c(kspace * mask).abs().to(hr.dtype)

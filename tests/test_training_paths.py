@@ -56,3 +56,21 @@ def test_graph_captured_training_on_cuda_matches_eager(dataset_dir, tmp_path):
     for old, new in zip(eager, captured):
         for key in ("l1", "msssim", "loss"):
             assert new[key] == pytest.approx(old[key], rel=5e-2, abs=1e-3), key
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU visible to PyTorch")
+def test_a_cuda_training_step_never_waits_for_the_gpu(dataset_dir, tmp_path):
+    """Conditions, masks and loss weights reach the GPU without a synchronisation, so the host can
+    queue the next step while the GPU works (the device data path included)."""
+    trainer = Trainer(config(device="cuda", device_data=True, epochs=1), load_dataset(dataset_dir), tmp_path)
+    batches = iter(trainer._batches())
+    batch = next(batches)
+    trainer.critic_step(batch), trainer.generator_step(batch)  # first calls: allocations, library set-up
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        batch = next(batches)
+        trainer.critic_step(batch), trainer.generator_step(batch)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")

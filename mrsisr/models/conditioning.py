@@ -55,13 +55,15 @@ class Conditions(NamedTuple):
     """Per-sample (``G = B``) or shared (``G = 1``) conditions, each a tensor of shape ``(G,)``.
 
     ``codes`` optionally maps conditioned layers to their precomputed conditioning ``(G, out)``
-    (see :class:`ConditionedLayer`).
+    (see :class:`ConditionedLayer`); ``key`` is the host-side ``(n, metabolite, λ)`` of a shared
+    condition, which caches use instead of reading the tensors back from the GPU.
     """
 
     n: torch.Tensor
     metabolite: torch.Tensor
     lam: torch.Tensor
     codes: dict[nn.Module, torch.Tensor] | None = None
+    key: tuple[int, int, float] | None = None
 
     def values(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(n, metabolite, lam)``."""
@@ -217,7 +219,8 @@ class _Conv(nn.Module):
         if self.training or torch.is_grad_enabled() or cond is None:
             return self._as_2d(self.kernel(cond), replicated)
         parameters = tuple(self.parameters())
-        key = (cond.n.item(), cond.metabolite.item(), cond.lam.item(), replicated,
+        values = cond.key if cond.key is not None else (cond.n.item(), cond.metabolite.item(), cond.lam.item())
+        key = (*values, replicated,
                tuple((p.data_ptr(), p._version) for p in parameters))
         if key not in self._kernel_cache:
             if len(self._kernel_cache) >= 4:

@@ -252,7 +252,7 @@ class Trainer:
         output = self._forward(batch)
         scores = self.score_pass(_critic_input(batch, output)) if self.critic is not None else None
         loss, parts = generator_loss(output, batch.target, batch.mask, self.config.alpha, scores,
-                                     batch.lam if scores is not None else None)
+                                     batch.lam.to(self.device, non_blocking=True) if scores is not None else None)
         self.g_opt.zero_grad(set_to_none=True)
         loss.backward()
         self.g_opt.step()
