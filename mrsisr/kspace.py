@@ -155,16 +155,18 @@ def zero_fill(acquired: np.ndarray, size: int, magnitude: bool = True) -> np.nda
 
 
 def data_consistency(
-    lr: ArrayLike, output: ArrayLike, n: MatrixSize, magnitude: bool = True
+    lr: ArrayLike, output: ArrayLike, n: MatrixSize, magnitude: bool = True, mask: ArrayLike | None = None
 ) -> ArrayLike:
     """Replace the central ``n×n`` k-space block of ``output`` by that of the measurement ``lr``.
 
     ``lr`` and ``output`` share the ``N×N`` grid (``lr`` is the zero-filled measurement). Returns
     the magnitude of the corrected image, or the complex image with ``magnitude=False``.
     Differentiable for torch tensors; ``n`` may be a ``(B,)`` tensor for per-sample sizes.
+    ``mask``: ``central_mask(N, n)`` when the caller has it already (``n`` is then not read).
     """
     size = output.shape[-1]
-    mask = central_mask(size, n, device=output.device if _is_torch(output) else None)
+    if mask is None:
+        mask = central_mask(size, n, device=output.device if _is_torch(output) else None)
     if _is_torch(output):
         if mask.ndim == 4 and output.ndim == 3:
             mask = mask[:, 0]

@@ -42,9 +42,32 @@ def test_graph_capture_is_skipped_on_the_cpu_with_a_reason(dataset_dir, tmp_path
     subjects = load_dataset(dataset_dir)
     with pytest.warns(UserWarning, match="needs a CUDA device"):
         trainer = Trainer(config(epochs=1, max_steps=1, graph_capture=True), subjects, tmp_path)
-    assert trainer.g_pass is trainer.g_model and trainer.score_pass is trainer.d_model
+    assert not trainer.generator._captured and trainer.score_pass is trainer.d_model
     trainer.run(progress=False)
     assert trainer.step == 1 and np.isfinite(trainer.history[-1]["loss"])
+
+
+def test_the_captured_part_of_a_training_forward_is_one_graph():
+    """What graph capture compiles takes device tensors only and has no graph break: on a GPU its
+    CUDA graph replays the whole forward pass (traced here on the CPU, without compiling)."""
+    import torch._dynamo
+
+    from mrsisr.models import build
+    from test_models import TINY, inputs
+
+    torch.manual_seed(0)
+    model = build("mcm", **TINY).train()
+    t1, flair, lr = inputs(2)
+    conditions = (torch.full((2,), 8), torch.full((2,), 3), torch.full((2,), 0.05))
+    expected = model(t1, flair, lr, *conditions)
+    calls = []
+    model._network, network = (lambda *args: calls.append(args) or network(*args)), model._network
+    model(t1, flair, lr, *conditions)
+    del model._network
+    explained = torch._dynamo.explain(model._network)(*calls[0])
+    assert explained.graph_count == 1 and explained.graph_break_count == 0, explained.break_reasons
+    model.capture_graphs(mode=None, backend="eager")
+    torch.testing.assert_close(model(t1, flair, lr, *conditions), expected)
 
 
 @pytest.mark.gpu

@@ -132,6 +132,7 @@ class MultiEncoderUNet(nn.Module):
         self.head = PlainConv(features[0], 1, (1, 1, 1), bias=True)
         self.batch_conditioning = True
         self._plan: list[ConditioningPlan] = []  # built on first use; a list keeps it out of the module tree
+        self._captured: list = []  # the compiled device part, after capture_graphs()
 
     def _conditioned(self, cond: Conditions) -> Conditions:
         """``cond`` with every layer's conditioning precomputed, unless the layers' kernel cache serves it."""
@@ -182,12 +183,31 @@ class MultiEncoderUNet(nn.Module):
         if lr.ndim != 4 or t1.shape[2:4] != (3 * lr.shape[2], 3 * lr.shape[3]):
             raise ValueError(f"lr must be (B, 1, N, N) with the MRI at 3N, got {tuple(lr.shape)} for {tuple(t1.shape)}")
         cond = self.conditions(n, metabolite, lam, lr.shape[0], per_sample)
-        # conditions come from the host; copies that do not wait for the GPU to finish queued work
-        key = None
-        if cond.shared and cond.n.device.type == "cpu":  # for the layers' kernel caches, read on the host
+        key = None  # the host-side condition, for the layers' kernel caches in inference
+        if cond.shared and cond.n.device.type == "cpu" and not self.training and not torch.is_grad_enabled():
             key = (int(cond.n[0]), int(cond.metabolite[0]), float(cond.lam[0]))
-        cond = Conditions(*(value.to(lr.device, non_blocking=True) for value in cond.values()), key=key)
-        cond = self._conditioned(cond)
+        # copies that do not wait for the GPU to finish its queued work
+        on_device = [value.to(lr.device, non_blocking=True) for value in cond.values()]
+        mask = None
+        if self.data_consistency:  # checked on the host, then moved
+            mask = kspace.central_mask(lr.shape[-1], torch.as_tensor(n).reshape(-1).expand(lr.shape[0]), lr.device)
+        network = self._captured[0] if self._captured and self.training else self._network  # inference: eager
+        return network(t1, flair, lr, *on_device, mask, key)
+
+    def capture_graphs(self, mode: str | None = "reduce-overhead", **options) -> None:
+        """Compile the device part of the training forward pass (``torch.compile``; CUDA graphs by default).
+
+        It takes device tensors only (the conditions are moved and checked before it), so its graph
+        can be replayed; the host part (choosing the path, validating) stays eager, and so does
+        inference. ``options`` go to ``torch.compile`` (e.g. ``backend``).
+        """
+        self._captured[:] = [torch.compile(self._network, mode=mode, dynamic=False, **options)]
+
+    def _network(self, t1: torch.Tensor, flair: torch.Tensor, lr: torch.Tensor, n: torch.Tensor,
+                 metabolite: torch.Tensor, lam: torch.Tensor, mask: torch.Tensor | None,
+                 key: tuple | None) -> torch.Tensor:
+        """The forward pass on device tensors; ``mask``: the data-consistency mask (B, 1, N, N)."""
+        cond = self._conditioned(Conditions(n, metabolite, lam, key=key))
         lr_up = F.interpolate(lr, scale_factor=3, mode="bilinear", align_corners=False)
         lr_up = lr_up.expand(-1, 3, -1, -1)  # the map, replicated over the 3 sub-slices (folded)
         # channels-last from the start: the layout oneDNN's convolutions run fastest on the CPU
@@ -200,9 +220,7 @@ class MultiEncoderUNet(nn.Module):
             x = level(x, (skips[0][depth], skips[1][depth]), cond)
         # sigmoid, then 3×3×3 average pooling: the mean over sub-slices and 3×3 in-plane
         sr = F.avg_pool2d(torch.sigmoid(self.head(x)).mean(dim=1, keepdim=True), 3)
-        if not self.data_consistency:
+        if mask is None:
             return sr
-        n_full = torch.as_tensor(n).reshape(-1).expand(lr.shape[0])  # moved (without a wait) by data_consistency
         # in float32 (FFTs have no reduced-precision kernels under autocast)
-        return kspace.data_consistency(lr.float(), sr.float(), n_full).to(sr.dtype)
-
+        return kspace.data_consistency(lr.float(), sr.float(), None, mask=mask).to(sr.dtype)

@@ -159,16 +159,18 @@ class Trainer:
     def _capture(self) -> None:
         """Opt-in graph capture of the generator and critic passes (CUDA only; eager elsewhere).
 
-        The critic of the gradient penalty stays eager: compiled graphs do not support the double
-        backward it needs. bf16 autocast applies inside the captured passes as outside.
+        The generator compiles the device part of its forward pass (:meth:`capture_graphs`); the
+        critic compiles its scoring of the generator's output. The critic of the gradient penalty
+        stays eager: compiled graphs do not support the double backward it needs. bf16 autocast
+        applies inside the captured passes as outside.
         """
-        self.g_pass, self.score_pass = self.g_model, self.d_model
+        self.score_pass = self.d_model
         if not self.config.graph_capture:
             return
         if self.device.type != "cuda":
             warnings.warn(f"graph_capture needs a CUDA device, not {self.device}: training runs eagerly", stacklevel=3)
             return
-        self.g_pass = torch.compile(self.g_model, mode="reduce-overhead")
+        self.generator.capture_graphs("reduce-overhead")
         if self.d_model is not None:
             self.score_pass = torch.compile(self.d_model, mode="reduce-overhead")
 
@@ -230,8 +232,7 @@ class Trainer:
 
     def _forward(self, batch) -> torch.Tensor:
         with self._autocast():
-            network = self.g_pass if self.generator.training else self.g_model  # validation runs eagerly
-            output = network(batch.t1, batch.flair, batch.lr, batch.n, batch.metabolite, batch.lam)
+            output = self.g_model(batch.t1, batch.flair, batch.lr, batch.n, batch.metabolite, batch.lam)
         return output.float() * batch.mask
 
     def critic_step(self, batch) -> torch.Tensor:
@@ -302,6 +303,8 @@ class Trainer:
                        leave=False, unit="batch")
             for batch in bar:
                 batch = batch.to(self.device)
+                if self.config.graph_capture and self.device.type == "cuda":
+                    torch.compiler.cudagraph_mark_step_begin()  # the previous step's graph outputs are done with
                 self.batches_seen += 1
                 if self.critic is not None:
                     logged["critic_distance"].append(self.critic_step(batch))
