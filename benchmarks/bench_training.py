@@ -7,6 +7,9 @@ paper's geometry (batch 8, 64×64 maps, 192×192×3 MRI blocks):
 * ``recipe``: generator step with 0.16·L1 + 0.84·(1 − MS-SSIM);
 * ``adversarial``: five critic steps (WGAN-GP) plus one generator step with the adversarial term.
 
+The shipped model is timed twice: as shipped (every layer's conditioning MLPs in one batched
+computation, :mod:`mrsisr.models.batched_conditioning`) and with them evaluated layer by layer.
+
     python benchmarks/bench_training.py                  # 2 CPU threads
     python benchmarks/bench_training.py --device cuda --repeats 20
 """
@@ -72,15 +75,17 @@ def main() -> None:
             "mask": (torch.rand(b, 1, 64, 64, device=dev) > 0.2).float(), "n": torch.full((b,), 20, device=dev),
             "met": torch.full((b,), 3, device=dev), "lam": torch.full((b,), 0.05, device=dev)}
     fast_forward = lambda model, *a: model(*a)
-    print("| variant | step | shipped (s) | plain 3-D (s) | speed-up |")
-    print("| --- | --- | --- | --- | --- |")
+    print("| variant | step | shipped (s) | plain 3-D (s) | speed-up | per-layer conditioning (s) | batching gain |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for kind in args.kinds:
         times = []
-        for forward in (fast_forward, reference_forward):
+        for forward, batched in ((fast_forward, True), (reference_forward, True), (fast_forward, False)):
             torch.manual_seed(0)
             model, critic = build(args.variant).to(dev), build("discriminator").to(dev)
+            model.batch_conditioning = batched
             times.append(median_time(make_step(model, critic, forward, kind, data), args.repeats, device=dev))
-        print(f"| {args.variant} | {kind} | {times[0]:.3f} | {times[1]:.3f} | {times[1] / times[0]:.2f}× |")
+        print(f"| {args.variant} | {kind} | {times[0]:.3f} | {times[1]:.3f} | {times[1] / times[0]:.2f}× | "
+              f"{times[2]:.3f} | {times[2] / times[0]:.2f}× |")
 
 
 if __name__ == "__main__":

@@ -87,9 +87,11 @@ def central_mask(size: int, n: MatrixSize, device: torch.device | None = None) -
     returns a torch tensor ``(B, 1, size, size)`` (one mask per sample, built without a loop).
     """
     if _is_torch(n):
-        n = n.to(device=device, dtype=torch.int64).reshape(-1)
+        n = n.to(dtype=torch.int64).reshape(-1)
+        # checked where n lives (free for host tensors; a GPU tensor here waits for the GPU)
         if torch.any(n % 2 != 0) or torch.any(n < 2) or torch.any(n > size):
             raise ValueError(f"acquired matrix sizes {n.tolist()} must be even and within 2…{size}")
+        n = n.to(device=device, non_blocking=True)
         freq = torch.arange(size, device=n.device) - size // 2  # -N/2 … N/2-1
         half = (n // 2).reshape(-1, 1)
         inside = (freq[None, :] >= -half) & (freq[None, :] < half)  # (B, size)
@@ -113,6 +115,8 @@ def truncate(hr: ArrayLike, n: MatrixSize) -> ArrayLike:
     kspace = fft2c(hr)
     mask = central_mask(size, n, device=hr.device if _is_torch(hr) else None)
     if _is_torch(hr):
+        if not _is_torch(mask):  # an integer n gives a numpy mask: bring it to the map's device
+            mask = torch.from_numpy(mask).to(hr.device, non_blocking=True)
         if mask.ndim == 4 and hr.ndim == 3:
             mask = mask[:, 0]
         return ifft2c(kspace * mask).abs().to(hr.dtype)
@@ -152,16 +156,18 @@ def zero_fill(acquired: np.ndarray, size: int, magnitude: bool = True) -> np.nda
 
 
 def data_consistency(
-    lr: ArrayLike, output: ArrayLike, n: MatrixSize, magnitude: bool = True
+    lr: ArrayLike, output: ArrayLike, n: MatrixSize, magnitude: bool = True, mask: ArrayLike | None = None
 ) -> ArrayLike:
     """Replace the central ``n×n`` k-space block of ``output`` by that of the measurement ``lr``.
 
     ``lr`` and ``output`` share the ``N×N`` grid (``lr`` is the zero-filled measurement). Returns
     the magnitude of the corrected image, or the complex image with ``magnitude=False``.
     Differentiable for torch tensors; ``n`` may be a ``(B,)`` tensor for per-sample sizes.
+    ``mask``: ``central_mask(N, n)`` when the caller has it already (``n`` is then not read).
     """
     size = output.shape[-1]
-    mask = central_mask(size, n, device=output.device if _is_torch(output) else None)
+    if mask is None:
+        mask = central_mask(size, n, device=output.device if _is_torch(output) else None)
     if _is_torch(output):
         mask = torch.as_tensor(mask, device=output.device)  # an integer n gives a numpy mask
         if mask.ndim == 4 and output.ndim == 3:

@@ -6,6 +6,12 @@ of tensors of shape ``(G,)``, where ``G`` is either 1 (one condition for the who
 path, one ordinary convolution) or the batch size ``B`` (one condition per sample: grouped
 convolution, so a batch may mix metabolites, matrix sizes and sharpness weights).
 
+Each conditioned layer's conditioning depends on the conditions only, never on the features (for
+AMLayer: its code of n), so a model evaluates all of them for a step at once
+(:func:`mrsisr.models.batched_conditioning.evaluate_conditioning`, stacked per-layer weights) and
+hands the results to the layers in :attr:`Conditions.codes`; a layer without a precomputed result
+computes its own (:meth:`ConditionedLayer.conditioning`), which is also the reference arithmetic.
+
 Condition encodings fed to the MLPs: ``n / 32`` (so the trained 16…32 maps to 0.5…1),
 ``λ / 0.1`` (the trained range 0…0.1 maps to 0…1), and the metabolite index through an embedding.
 """
@@ -26,7 +32,9 @@ MATRIX_SCALE = 32.0
 SHARPNESS_SCALE = 0.1
 
 __all__ = [
+    "CONDITION_NAMES",
     "Conditions",
+    "ConditionedLayer",
     "ConditionMLP",
     "MatrixCode",
     "MatrixMetaboliteCode",
@@ -39,12 +47,27 @@ __all__ = [
 ]
 
 
+#: The conditions a network may depend on.
+CONDITION_NAMES = ("n", "metabolite", "lam")
+
+
 class Conditions(NamedTuple):
-    """Per-sample (``G = B``) or shared (``G = 1``) conditions, each a tensor of shape ``(G,)``."""
+    """Per-sample (``G = B``) or shared (``G = 1``) conditions, each a tensor of shape ``(G,)``.
+
+    ``codes`` optionally maps conditioned layers to their precomputed conditioning ``(G, out)``
+    (see :class:`ConditionedLayer`); ``key`` is the host-side ``(n, metabolite, λ)`` of a shared
+    condition, which caches use instead of reading the tensors back from the GPU.
+    """
 
     n: torch.Tensor
     metabolite: torch.Tensor
     lam: torch.Tensor
+    codes: dict[nn.Module, torch.Tensor] | None = None
+    key: tuple[int, int, float] | None = None
+
+    def values(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(n, metabolite, lam)``."""
+        return self.n, self.metabolite, self.lam
 
     @property
     def shared(self) -> bool:
@@ -98,6 +121,30 @@ class MatrixMetaboliteCode(nn.Module):
     def forward(self, cond: Conditions) -> torch.Tensor:
         met = self.metabolite_mlp(self.embedding(cond.metabolite.long()))
         return self.fuse(torch.cat([self.matrix(cond), met], dim=1))
+
+
+class ConditionedLayer:
+    """Mixin of the layers whose conditioning is ``head(trunk(conditions))``, independent of the features.
+
+    :meth:`condition_parts` names the trunk and the head so that a model can evaluate every layer's
+    conditioning in one batched computation; :meth:`conditioning` returns the precomputed result
+    when the conditions carry one, else computes it with the layer's own modules.
+    """
+
+    def condition_parts(self) -> tuple[str, nn.Module, nn.Linear]:
+        """``(source, trunk, head)``: ``source`` is ``"code"`` (the trunk is a :class:`MatrixCode` or
+        :class:`MatrixMetaboliteCode` called with the conditions) or ``"lam"`` (a
+        :class:`ConditionMLP` of ``λ / 0.1``)."""
+        raise NotImplementedError
+
+    def conditioning(self, cond: Conditions) -> torch.Tensor:
+        """The layer's conditioning ``(G, head.out_features)``."""
+        if cond.codes is not None and self in cond.codes:
+            return cond.codes[self]
+        source, trunk, head = self.condition_parts()
+        if source == "lam":
+            return head(trunk(cond.lam.to(head.weight.dtype).reshape(-1, 1) / SHARPNESS_SCALE))
+        return head(trunk(cond))
 
 
 def fold_depth(weight: torch.Tensor, replicated: bool = False) -> torch.Tensor:
@@ -172,7 +219,8 @@ class _Conv(nn.Module):
         if self.training or torch.is_grad_enabled() or cond is None:
             return self._as_2d(self.kernel(cond), replicated)
         parameters = tuple(self.parameters())
-        key = (cond.n.item(), cond.metabolite.item(), cond.lam.item(), replicated,
+        values = cond.key if cond.key is not None else (cond.n.item(), cond.metabolite.item(), cond.lam.item())
+        key = (*values, replicated,
                tuple((p.data_ptr(), p._version) for p in parameters))
         if key not in self._kernel_cache:
             if len(self._kernel_cache) >= 4:
@@ -212,7 +260,7 @@ class PlainConv(_Conv):
         return self.bias
 
 
-class FilterScaledConv(PlainConv):
+class FilterScaledConv(PlainConv, ConditionedLayer):
     """Convolution whose filters are scaled per (out, in) channel pair by a code of the conditions.
 
     ``f'[o, i] = c(cond)[o, i] · f[o, i]`` with ``c = Linear(code → Cout·Cin)`` of a
@@ -229,12 +277,15 @@ class FilterScaledConv(PlainConv):
         nn.init.uniform_(self.to_scale.weight, -0.05, 0.05)
         nn.init.ones_(self.to_scale.bias)
 
+    def condition_parts(self) -> tuple[str, nn.Module, nn.Linear]:
+        return "code", self.code, self.to_scale
+
     def kernel(self, cond: Conditions) -> torch.Tensor:
-        scale = self.to_scale(self.code(cond)).reshape(-1, *self.weight.shape[:2], *(1,) * (self.weight.ndim - 2))
+        scale = self.conditioning(cond).reshape(-1, *self.weight.shape[:2], *(1,) * (self.weight.ndim - 2))
         return self.weight * scale[0] if cond.shared else self.weight * scale
 
 
-class HyperConv(_Conv):
+class HyperConv(_Conv, ConditionedLayer):
     """Convolution whose whole weight is predicted from n by a Hypernetwork (no weight of its own)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: tuple[int, ...],
@@ -249,8 +300,11 @@ class HyperConv(_Conv):
         nn.init.uniform_(self.to_weight.weight, -bound / width, bound / width)
         nn.init.uniform_(self.to_weight.bias, -bound, bound)
 
+    def condition_parts(self) -> tuple[str, nn.Module, nn.Linear]:
+        return "code", self.code, self.to_weight
+
     def kernel(self, cond: Conditions) -> torch.Tensor:
-        weights = self.to_weight(self.code(cond)).reshape(-1, *self.shape)
+        weights = self.conditioning(cond).reshape(-1, *self.shape)
         return weights[0] if cond.shared else weights
 
 
@@ -282,7 +336,7 @@ class InstanceNorm(nn.Module):
         return torch.addcmul(shift.unsqueeze(-1), x, scale.unsqueeze(-1))
 
 
-class ConditionalInstanceNorm(InstanceNorm):
+class ConditionalInstanceNorm(InstanceNorm, ConditionedLayer):
     """Conditional Instance Normalisation on λ: ``y = (1 + γ(λ)) · IN(x) + β(λ)`` (Eqn. 5).
 
     ``[γ, β] = Linear(width → 2C)(MLP(λ/0.1))``, initialised small so the layer starts close to IN.
@@ -295,14 +349,16 @@ class ConditionalInstanceNorm(InstanceNorm):
         nn.init.uniform_(self.to_affine.weight, -0.05, 0.05)
         nn.init.zeros_(self.to_affine.bias)
 
+    def condition_parts(self) -> tuple[str, nn.Module, nn.Linear]:
+        return "lam", self.mlp, self.to_affine
+
     def modulation(self, mean, var, cond):
-        lam = cond.lam.to(mean.dtype).reshape(-1, 1) / SHARPNESS_SCALE
-        gamma, beta = self.to_affine(self.mlp(lam)).chunk(2, dim=1)
+        gamma, beta = self.conditioning(cond).chunk(2, dim=1)
         scale = (1 + gamma) * torch.rsqrt(var + self.eps)
         return scale, beta - mean * scale
 
 
-class AMLayerNorm(InstanceNorm):
+class AMLayerNorm(InstanceNorm, ConditionedLayer):
     """AMLayer: instance norm modulated by n and the feature statistics (adaptive modulation).
 
     ``s = Linear(width→C)(MLP(n/32))``; ``β = MLP([s, mean(x)])``, ``γ = MLP([s, std(x)])`` (each
@@ -316,8 +372,11 @@ class AMLayerNorm(InstanceNorm):
         self.shift = nn.Sequential(ConditionMLP(2 * channels, width, depth), nn.Linear(width, channels))
         self.scale = nn.Sequential(ConditionMLP(2 * channels, width, depth), nn.Linear(width, channels))
 
+    def condition_parts(self) -> tuple[str, nn.Module, nn.Linear]:
+        return "code", self.code[0], self.code[1]
+
     def modulation(self, mean, var, cond):
-        code = self.code[1](self.code[0](cond)).expand(mean.shape[0], -1)
+        code = self.conditioning(cond).expand(mean.shape[0], -1)
         std = torch.sqrt(var + self.eps)
         beta = self.shift(torch.cat([code, mean], dim=1))
         gamma = self.scale(torch.cat([code, std], dim=1))

@@ -64,13 +64,13 @@ def reference_forward(model: MultiEncoderUNet, t1: torch.Tensor, flair: torch.Te
                       n: torch.Tensor, metabolite: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
     """Same inputs and output as ``model(...)``, computed the plain 3-D way (see module docstring)."""
     batch = lr.shape[0]
-    cond = Conditions(*(value.to(lr.device) for value in model.conditions(n, metabolite, lam, batch, per_sample=True)))
+    cond = Conditions(*(value.to(lr.device) for value in model.conditions(n, metabolite, lam, batch, per_sample=True).values()))
     keys = torch.stack([cond.n.double(), cond.metabolite.double(), cond.lam.double()], dim=1)
     unique, inverse = torch.unique(keys, dim=0, return_inverse=True)
     out = lr.new_empty(lr.shape)
     for group in range(len(unique)):
         index = (inverse == group).nonzero().squeeze(1)
-        shared = Conditions(*(value[index[:1]] for value in cond))
+        shared = Conditions(*(value[index[:1]] for value in cond.values()))
         out[index] = _single_condition(model, t1[index], flair[index], lr[index], shared)
     if not model.data_consistency:
         return out

@@ -14,7 +14,10 @@ computation of :mod:`mrsisr.models.reference`):
   a bilinear one broadcast over depth, and the last decoder convolution sums its depth taps and
   runs on the un-replicated input;
 * a batch that agrees on its conditions computes each conditioned kernel once and runs ordinary
-  convolutions; a mixed batch runs one grouped convolution per layer.
+  convolutions; a mixed batch runs one grouped convolution per layer;
+* the conditioning MLPs of all layers run as a few batched products per forward pass
+  (:mod:`mrsisr.models.batched_conditioning`), except in inference on one shared condition, where
+  each layer's conditioned kernel is computed once and remembered.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from torch import nn
 
 from mrsisr import kspace
 from mrsisr.models.blocks import ConvBlock, ConvFactory, NormFactory
-from mrsisr.models.conditioning import Conditions, PlainConv
+from mrsisr.models.batched_conditioning import ConditioningPlan
+from mrsisr.models.conditioning import CONDITION_NAMES, Conditions, PlainConv
 
 __all__ = ["MultiEncoderUNet", "fold", "upsample_to_depth3"]
 
@@ -101,6 +105,10 @@ class MultiEncoderUNet(nn.Module):
         uses: which conditions the variant depends on (a subset of ``("n", "metabolite", "lam")``);
             a batch whose samples agree on these runs the one-condition fast path.
         data_consistency: replace the output's central ``n×n`` k-space by the input's.
+
+    Attributes:
+        batch_conditioning: evaluate all layers' conditioning MLPs in one batched computation
+            (True); False runs them layer by layer (same results, for checks).
     """
 
     def __init__(self, make_conv: ConvFactory, make_norm: NormFactory,
@@ -109,9 +117,9 @@ class MultiEncoderUNet(nn.Module):
         super().__init__()
         if len(features) != 5 or any(f < 1 for f in features):
             raise ValueError(f"features must be five positive channel counts, got {features}")
-        unknown = set(uses) - set(Conditions._fields)
+        unknown = set(uses) - set(CONDITION_NAMES)
         if unknown:
-            raise ValueError(f"uses names unknown conditions {sorted(unknown)}; known: {Conditions._fields}")
+            raise ValueError(f"uses names unknown conditions {sorted(unknown)}; known: {CONDITION_NAMES}")
         self.features = tuple(features)
         self.uses = tuple(uses)
         self.data_consistency = data_consistency
@@ -122,6 +130,18 @@ class MultiEncoderUNet(nn.Module):
             for i in reversed(range(4))
         )
         self.head = PlainConv(features[0], 1, (1, 1, 1), bias=True)
+        self.batch_conditioning = True
+        self._plan: list[ConditioningPlan] = []  # built on first use; a list keeps it out of the module tree
+        self._captured: list = []  # the compiled device part, after capture_graphs()
+
+    def _conditioned(self, cond: Conditions) -> Conditions:
+        """``cond`` with every layer's conditioning precomputed, unless the layers' kernel cache serves it."""
+        cached = not self.training and not torch.is_grad_enabled() and cond.shared
+        if not self.batch_conditioning or cached:
+            return cond
+        if not self._plan:
+            self._plan.append(ConditioningPlan(self))
+        return cond._replace(codes=self._plan[0].evaluate(cond))
 
     def conditions(self, n: torch.Tensor, metabolite: torch.Tensor, lam: torch.Tensor,
                    batch: int, per_sample: bool = False) -> Conditions:
@@ -140,7 +160,7 @@ class MultiEncoderUNet(nn.Module):
         if per_sample or batch == 1:
             return cond
         if all(bool((getattr(cond, name) == getattr(cond, name)[0]).all()) for name in self.uses):
-            return Conditions(*(value[:1] for value in cond))
+            return Conditions(*(value[:1] for value in cond.values()))
         return cond
 
     def forward(self, t1: torch.Tensor, flair: torch.Tensor, lr: torch.Tensor, n: torch.Tensor,
@@ -163,7 +183,31 @@ class MultiEncoderUNet(nn.Module):
         if lr.ndim != 4 or t1.shape[2:4] != (3 * lr.shape[2], 3 * lr.shape[3]):
             raise ValueError(f"lr must be (B, 1, N, N) with the MRI at 3N, got {tuple(lr.shape)} for {tuple(t1.shape)}")
         cond = self.conditions(n, metabolite, lam, lr.shape[0], per_sample)
-        cond = Conditions(*(value.to(lr.device) for value in cond))
+        key = None  # the host-side condition, for the layers' kernel caches in inference
+        if cond.shared and cond.n.device.type == "cpu" and not self.training and not torch.is_grad_enabled():
+            key = (int(cond.n[0]), int(cond.metabolite[0]), float(cond.lam[0]))
+        # copies that do not wait for the GPU to finish its queued work
+        on_device = [value.to(lr.device, non_blocking=True) for value in cond.values()]
+        mask = None
+        if self.data_consistency:  # checked on the host, then moved
+            mask = kspace.central_mask(lr.shape[-1], torch.as_tensor(n).reshape(-1).expand(lr.shape[0]), lr.device)
+        network = self._captured[0] if self._captured and self.training else self._network  # inference: eager
+        return network(t1, flair, lr, *on_device, mask, key)
+
+    def capture_graphs(self, mode: str | None = "reduce-overhead", **options) -> None:
+        """Compile the device part of the training forward pass (``torch.compile``; CUDA graphs by default).
+
+        It takes device tensors only (the conditions are moved and checked before it), so its graph
+        can be replayed; the host part (choosing the path, validating) stays eager, and so does
+        inference. ``options`` go to ``torch.compile`` (e.g. ``backend``).
+        """
+        self._captured[:] = [torch.compile(self._network, mode=mode, dynamic=False, **options)]
+
+    def _network(self, t1: torch.Tensor, flair: torch.Tensor, lr: torch.Tensor, n: torch.Tensor,
+                 metabolite: torch.Tensor, lam: torch.Tensor, mask: torch.Tensor | None,
+                 key: tuple | None) -> torch.Tensor:
+        """The forward pass on device tensors; ``mask``: the data-consistency mask (B, 1, N, N)."""
+        cond = self._conditioned(Conditions(n, metabolite, lam, key=key))
         lr_up = F.interpolate(lr, scale_factor=3, mode="bilinear", align_corners=False)
         lr_up = lr_up.expand(-1, 3, -1, -1)  # the map, replicated over the 3 sub-slices (folded)
         # channels-last from the start: the layout oneDNN's convolutions run fastest on the CPU
@@ -176,9 +220,7 @@ class MultiEncoderUNet(nn.Module):
             x = level(x, (skips[0][depth], skips[1][depth]), cond)
         # sigmoid, then 3×3×3 average pooling: the mean over sub-slices and 3×3 in-plane
         sr = F.avg_pool2d(torch.sigmoid(self.head(x)).mean(dim=1, keepdim=True), 3)
-        if not self.data_consistency:
+        if mask is None:
             return sr
-        n_full = torch.as_tensor(n, device=lr.device).reshape(-1).expand(lr.shape[0])
         # in float32 (FFTs have no reduced-precision kernels under autocast)
-        return kspace.data_consistency(lr.float(), sr.float(), n_full).to(sr.dtype)
-
+        return kspace.data_consistency(lr.float(), sr.float(), None, mask=mask).to(sr.dtype)

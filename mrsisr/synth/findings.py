@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from mrsisr.synth.fields import smoothstep
-from mrsisr.synth.metabolites import TOTALS
+from mrsisr.metabolites import TOTALS
 
 #: T1w and FLAIR signal of brain tissue that is an MRI-only lesion or gliosis.
 HYPERINTENSITY_SIGNAL = {"t1w": 0.60, "flair": 1.0}

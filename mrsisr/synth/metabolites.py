@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from mrsisr.metabolites import TOTALS  # the network's metabolites and their total LCModel rows (one table)
 
 #: Concentration (institutional units ≈ mM) per compartment.
 CONCENTRATIONS: dict[str, dict[str, float]] = {

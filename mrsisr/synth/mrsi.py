@@ -22,7 +22,8 @@ from mrsisr.synth.fit import FitReport, misc_values, simulate_fit
 from mrsisr.synth.geometry import FINE_FACTOR, Grid, fine_mrsi_grid, kspace_truncate, kspace_truncate_volume
 from mrsisr.synth.findings import Findings
 from mrsisr.synth.landscape import MetabolicLandscape
-from mrsisr.synth.metabolites import SPECIES, TOTALS, concentration_maps
+from mrsisr.metabolites import TOTALS
+from mrsisr.synth.metabolites import SPECIES, concentration_maps
 from mrsisr.synth.quality import FEATURES, QualityModel, relative_signal
 from mrsisr.synth.tumour import Tumour, tumour_labels
 

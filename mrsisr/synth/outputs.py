@@ -16,7 +16,7 @@ from mrsisr.synth import bids
 from mrsisr.synth.fit import ROW_NAMES
 from mrsisr.synth.geometry import geometry_record
 from mrsisr.synth.lcmodel_writer import write_slice
-from mrsisr.synth.metabolites import TOTALS
+from mrsisr.metabolites import TOTALS
 from mrsisr.synth.mrsi import AcquisitionResult, HighResolutionTruth
 
 FORMATS = ("nifti", "csv", "table")

@@ -6,7 +6,6 @@ The prepared-slice format and the scaling contract live in :mod:`mrsisr.slices`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -14,7 +13,8 @@ import torch
 from mrsisr import METABOLITES, TRAINED_MATRIX_SIZES, kspace
 from mrsisr.slices import SubjectSlices, map_scale, scale_mri
 
-__all__ = ["Batch", "BatchSampler", "make_batch", "augment", "normalise_pair"]
+__all__ = ["Batch", "BatchSampler", "make_batch", "augment", "Augmentation", "draw_augmentation",
+           "apply_augmentation", "normalise_pair"]
 
 _HOST_FIELDS = ("n", "metabolite", "lam")
 
@@ -63,6 +63,42 @@ def _shift(image: np.ndarray, dy: int, dx: int) -> np.ndarray:
     return out
 
 
+@dataclass(frozen=True)
+class Augmentation:
+    """One sample's transform: ``quarter_turns`` 90° rotations in-plane, then a ``flip`` of the second
+    axis, then a shift by ``(dy, dx)`` MRSI voxels (3× that on the MRI, zero-filled), and a
+    ``reverse`` of the MRI sub-slice order."""
+
+    quarter_turns: int
+    flip: bool
+    dy: int
+    dx: int
+    reverse: bool
+
+
+def draw_augmentation(rng: np.random.Generator, max_shift: int = 3) -> Augmentation:
+    """The paper's random transform of one sample (uniform over turns, flips, shifts and reversals)."""
+    k, flip = int(rng.integers(4)), bool(rng.integers(2))
+    dy, dx = (int(v) for v in rng.integers(-max_shift, max_shift + 1, size=2))
+    return Augmentation(k, flip, dy, dx, bool(rng.integers(2)))
+
+
+def apply_augmentation(params: Augmentation, hr: np.ndarray, mask: np.ndarray, t1: np.ndarray,
+                       flair: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Apply one transform to a sample: ``hr``, ``mask`` (N, N); ``t1``, ``flair`` (3N, 3N, 3)."""
+
+    def geometric(image: np.ndarray, factor: int) -> np.ndarray:
+        image = np.rot90(image, params.quarter_turns, axes=(0, 1))
+        if params.flip:
+            image = image[:, ::-1]
+        return _shift(np.ascontiguousarray(image), factor * params.dy, factor * params.dx)
+
+    t1, flair = (geometric(block, 3) for block in (t1, flair))
+    if params.reverse:
+        t1, flair = t1[..., ::-1], flair[..., ::-1]
+    return geometric(hr, 1), geometric(mask, 1), np.ascontiguousarray(t1), np.ascontiguousarray(flair)
+
+
 def augment(rng: np.random.Generator, hr: np.ndarray, mask: np.ndarray, t1: np.ndarray, flair: np.ndarray,
             max_shift: int = 3) -> tuple[np.ndarray, ...]:
     """The paper's augmentation of one sample, identical for map, mask and MRI.
@@ -71,20 +107,7 @@ def augment(rng: np.random.Generator, hr: np.ndarray, mask: np.ndarray, t1: np.n
     the MRI), and a random reversal of the MRI sub-slice order. ``hr``, ``mask``: (N, N);
     ``t1``, ``flair``: (3N, 3N, 3).
     """
-    k, flip = int(rng.integers(4)), bool(rng.integers(2))
-    dy, dx = (int(v) for v in rng.integers(-max_shift, max_shift + 1, size=2))
-    reverse = bool(rng.integers(2))
-
-    def geometric(image: np.ndarray, factor: int) -> np.ndarray:
-        image = np.rot90(image, k, axes=(0, 1))
-        if flip:
-            image = image[:, ::-1]
-        return _shift(np.ascontiguousarray(image), factor * dy, factor * dx)
-
-    t1, flair = (geometric(block, 3) for block in (t1, flair))
-    if reverse:
-        t1, flair = t1[..., ::-1], flair[..., ::-1]
-    return geometric(hr, 1), geometric(mask, 1), np.ascontiguousarray(t1), np.ascontiguousarray(flair)
+    return apply_augmentation(draw_augmentation(rng, max_shift), hr, mask, t1, flair)
 
 
 def make_batch(items: list[tuple[SubjectSlices, int, int]], n: int, lam: float,

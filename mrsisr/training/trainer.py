@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import time
+import warnings
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ from mrsisr.models.runtime import resolve_device, tune_cpu_allocator
 from mrsisr.models.weights import save_weights
 from mrsisr.slices import SubjectSlices, kfold_split
 from mrsisr.training.data import Batch, BatchSampler, make_batch
+from mrsisr.training.device_data import DeviceBatches, DeviceDataset
 
 #: Generator steps between progress-bar loss updates (reading a loss waits for the device).
 PROGRESS_EVERY = 20
@@ -81,6 +83,10 @@ class TrainConfig:
     validation_matrix_sizes: tuple[int, ...] | None = None
     time_limit_s: float | None = None
     workers: int | None = None
+    #: keep the training set on the device and augment there (mrsisr.training.device_data)
+    device_data: bool = False
+    #: CUDA only: torch.compile(mode="reduce-overhead") (CUDA graphs) of the generator and critic passes
+    graph_capture: bool = False
 
     @property
     def validation_sizes(self) -> tuple[int, ...]:
@@ -139,6 +145,26 @@ class Trainer:
             # its gradients are averaged by hand instead (see critic_step).
         self.epoch, self.step, self.batches_seen, self.wall_time = 0, 0, 0, 0.0
         self.history: list[dict[str, Any]] = []
+        self.device_dataset = DeviceDataset(self.train_data, self.device) if config.device_data else None
+        self._capture()
+
+    def _capture(self) -> None:
+        """Opt-in graph capture of the generator and critic passes (CUDA only; eager elsewhere).
+
+        The generator compiles the device part of its forward pass (:meth:`capture_graphs`); the
+        critic compiles its scoring of the generator's output. The critic of the gradient penalty
+        stays eager: compiled graphs do not support the double backward it needs. bf16 autocast
+        applies inside the captured passes as outside.
+        """
+        self.score_pass = self.d_model
+        if not self.config.graph_capture:
+            return
+        if self.device.type != "cuda":
+            warnings.warn(f"graph_capture needs a CUDA device, not {self.device}: training runs eagerly", stacklevel=3)
+            return
+        self.generator.capture_graphs("reduce-overhead")
+        if self.d_model is not None:
+            self.score_pass = torch.compile(self.d_model, mode="reduce-overhead")
 
     def _init_distributed(self) -> None:
         local = int(os.environ.get("LOCAL_RANK", 0))
@@ -217,9 +243,9 @@ class Trainer:
 
     def generator_step(self, batch) -> dict[str, torch.Tensor]:
         output = self._forward(batch)
-        scores = self.d_model(_critic_input(batch, output)) if self.critic is not None else None
+        scores = self.score_pass(_critic_input(batch, output)) if self.critic is not None else None
         loss, parts = generator_loss(output, batch.target, batch.mask, self.config.alpha, scores,
-                                     batch.lam if scores is not None else None)
+                                     batch.lam.to(self.device, non_blocking=True) if scores is not None else None)
         self.g_opt.zero_grad(set_to_none=True)
         loss.backward()
         self.g_opt.step()
@@ -241,6 +267,8 @@ class Trainer:
         plan = plan[: len(plan) // self.world * self.world]
         indices = list(range(self.rank, len(plan), self.world))
         epoch = self.epoch
+        if self.device_dataset is not None:
+            return DeviceBatches(self.device_dataset, plan, indices, cfg.seed, epoch, cfg.augment)
 
         def assemble(index: int) -> Batch:
             items, n, lam = plan[index]
@@ -267,6 +295,8 @@ class Trainer:
                        leave=False, unit="batch")
             for batch in bar:
                 batch = batch.to(self.device)
+                if self.config.graph_capture and self.device.type == "cuda":
+                    torch.compiler.cudagraph_mark_step_begin()  # the previous step's graph outputs are done with
                 self.batches_seen += 1
                 if self.critic is not None:
                     logged["critic_distance"].append(self.critic_step(batch))
