@@ -101,8 +101,7 @@ def super_resolve_maps(model: torch.nn.Module, lr: np.ndarray, t1: np.ndarray, f
 
 def output_mask(mask: np.ndarray, n: int, size: int) -> np.ndarray:
     """Bring an acquired-grid mask (n, n, …) onto the ``size`` grid (nearest coarse voxel)."""
-    index = kspace.coarse_index(size, n)
-    return mask[index][:, index]
+    return kspace.InPlaneEmbedding((n, n), size).network_mask(mask)
 
 
 def super_resolve_volume(model: torch.nn.Module, maps: np.ndarray, mask: np.ndarray, t1_3x: np.ndarray,

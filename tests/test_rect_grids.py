@@ -69,6 +69,11 @@ def test_embedding_decided_from_voxel_sizes():
     square = in_plane_embedding(MRSIGeometry((32, 32, 8), SQUARE_AFFINE))
     assert (square.kind, square.n, square.output_shape) == ("square", 32, (64, 64))
     assert check_in_plane_matrix(MRSIGeometry((32, 24, 8), RECT_AFFINE), 64) == 32
+    # without the output grid only what does not depend on it is checked (the app checks --target-matrix)
+    thirty = MRSIGeometry((30, 20, 8), np.diag([8.0, 8.0, 10, 1]))
+    assert check_in_plane_matrix(thirty) == 30 and check_in_plane_matrix(thirty, 60) == 30
+    with pytest.raises(GeometryError, match="multiple of 6"):
+        check_in_plane_matrix(thirty, 64)
 
 
 @pytest.mark.parametrize("shape, zooms, target, message", [

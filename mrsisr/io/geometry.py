@@ -144,6 +144,10 @@ def in_plane_embedding(geometry: MRSIGeometry, target_matrix: int = TARGET_MATRI
     zero-filled; the network's n is the longer side). Anything else, and any grid the network cannot
     take (odd n, n above ``target_matrix``, an output that does not fall on whole voxels), raises
     :class:`GeometryError` with the reason, before any work.
+
+    >>> rect = in_plane_embedding(MRSIGeometry((32, 24, 8), np.diag([7.5, 7.5, 10.0, 1.0])), 64)
+    >>> rect.kind, rect.n, rect.output_shape
+    ('rectangular_fov', 32, (64, 48))
     """
     from mrsisr.kspace import InPlaneEmbedding
 
