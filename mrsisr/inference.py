@@ -101,14 +101,14 @@ def super_resolve_maps(model: torch.nn.Module, lr: np.ndarray, t1: np.ndarray, f
 
 def output_mask(mask: np.ndarray, n: int, size: int) -> np.ndarray:
     """Bring an acquired-grid mask (n, n, …) onto the ``size`` grid (nearest coarse voxel)."""
-    index = kspace.coarse_index(size, n)
-    return mask[index][:, index]
+    return kspace.InPlaneEmbedding((n, n), size).network_mask(mask)
 
 
 def super_resolve_volume(model: torch.nn.Module, maps: np.ndarray, mask: np.ndarray, t1_3x: np.ndarray,
                          flair_3x: np.ndarray, slices: list[int], metabolites: list[str], sharpness: list[float],
                          target_matrix: int = 64, simulate_matrix: int | None = None, slice_offset: int = 0,
-                         batch_size: int = BATCH_SIZE) -> dict[str, np.ndarray]:
+                         batch_size: int = BATCH_SIZE,
+                         embedding: kspace.InPlaneEmbedding | None = None) -> dict[str, np.ndarray]:
     """Super-resolve the selected slices of a subject's maps.
 
     Args:
@@ -117,17 +117,25 @@ def super_resolve_volume(model: torch.nn.Module, maps: np.ndarray, mask: np.ndar
         t1_3x, flair_3x: MRI on the 3× N-grid, (3N, 3N, 3·Zc) where the first 3 planes belong to
             MRSI slice ``slice_offset``.
         slices: 0-based MRSI slices to super-resolve.
+        embedding: how a non-square acquired grid reaches the network's N×N grid and back
+            (:func:`mrsisr.io.geometry.in_plane_embedding`); None: the square grid of ``maps``.
 
     Returns:
-        ``{"sr": (L, N, N, Z, M), "zero_filled": (N, N, Z, M), "mask": (N, N, Z, M), "n": int}``;
-        slices not selected are zero in ``sr`` and in ``mask``; the zero-filled maps cover every slice
-        and are masked by the quality mask only.
+        ``{"sr": (L, X, Y, Z, M), "zero_filled": (X, Y, Z, M), "mask": (X, Y, Z, M), "n": int}`` on the
+        output grid (``embedding.output_shape``; N×N for a square acquisition); slices not selected are
+        zero in ``sr`` and in ``mask``; the zero-filled maps cover every slice and are masked by the
+        quality mask only.
     """
     if maps.ndim != 4 or mask.shape != maps.shape:
         raise ValueError(f"maps {maps.shape} and mask {mask.shape} must both be (x, y, z, metabolite)")
     nx, ny, depth, _ = maps.shape
-    if nx != ny:
-        raise ValueError(f"the MRSI matrix must be square, got {nx}×{ny}")
+    if simulate_matrix:
+        if nx != ny:
+            raise ValueError(f"simulating an acquisition needs square maps, got {nx}×{ny}")
+    elif embedding is None:
+        embedding = kspace.InPlaneEmbedding((nx, ny), target_matrix)  # refuses a non-square grid
+    elif embedding.matrix != (nx, ny) or embedding.target != target_matrix:
+        raise ValueError(f"maps {nx}×{ny} on a {target_matrix} grid do not match the embedding {embedding}")
     clean = np.where(mask > 0, np.nan_to_num(maps, nan=0.0, posinf=0.0, neginf=0.0), 0.0)
     planes = np.moveaxis(clean, (2, 3), (0, 1))  # (Z, M, nx, ny)
     if simulate_matrix:
@@ -137,9 +145,9 @@ def super_resolve_volume(model: torch.nn.Module, maps: np.ndarray, mask: np.ndar
         zero_filled = kspace.truncate(planes, n)
         out_mask = mask > 0
     else:
-        n = nx
-        zero_filled = kspace.zero_fill(planes, target_matrix)
-        out_mask = output_mask(mask > 0, n, target_matrix)
+        n = embedding.n
+        zero_filled = embedding.network_input(planes)
+        out_mask = embedding.network_mask(mask > 0)
     if n not in TRAINED_MATRIX_SIZES:
         warnings.warn(f"acquired matrix {n} is outside the trained sizes {TRAINED_MATRIX_SIZES}: results may be less "
                       "reliable", stacklevel=2)
@@ -159,4 +167,7 @@ def super_resolve_volume(model: torch.nn.Module, maps: np.ndarray, mask: np.ndar
     sr_volume = np.zeros((len(sharpness), size, size, depth, len(metabolites)), dtype=np.float32)
     sr_volume[:, :, :, slices] = np.moveaxis(sr, (1, 2), (3, 4))
     zero_filled = np.moveaxis(zero_filled, (0, 1), (2, 3)).astype(np.float32) * out_mask
+    if not simulate_matrix:  # back to the acquired field of view (a no-op unless it is rectangular)
+        sr_volume, zero_filled = embedding.to_output(sr_volume, (1, 2)), embedding.to_output(zero_filled)
+        final_mask = embedding.to_output(final_mask)
     return {"sr": sr_volume * final_mask, "zero_filled": zero_filled, "mask": final_mask.astype(np.uint8), "n": n}

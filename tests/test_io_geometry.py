@@ -71,10 +71,11 @@ def test_geometry_from_nifti_mrs_ignores_spectral_dims(tmp_path):
 
 def test_matrix_checks():
     assert check_in_plane_matrix(MRSIGeometry((16, 16, 3), AFFINE)) == 16
-    with pytest.raises(GeometryError, match="in-plane matrix 16x12 is not square"):
-        check_in_plane_matrix(MRSIGeometry((16, 12, 3), AFFINE))
-    with pytest.warns(UserWarning, match="17x17 is odd"):
-        assert check_in_plane_matrix(MRSIGeometry((17, 17, 3), AFFINE)) == 17
+    assert check_in_plane_matrix(MRSIGeometry((16, 12, 3), AFFINE)) == 16  # rectangular FOV, square voxels
+    with pytest.raises(GeometryError, match="in-plane matrix 16x12 of 3.4x5 mm voxels .* neither square voxels"):
+        check_in_plane_matrix(MRSIGeometry((16, 12, 3), AFFINE @ np.diag([1, 5 / 3.4, 1, 1])))
+    with pytest.raises(GeometryError, match="17x17: the network's n = 17 must be even"):
+        check_in_plane_matrix(MRSIGeometry((17, 17, 3), AFFINE))
 
 
 def test_lcmodel_row_col_to_voxel_ij():

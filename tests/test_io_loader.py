@@ -189,8 +189,9 @@ def test_selection_and_geometry_errors(tmp_path):
         load_metabolite_maps(derivatives, subject="02")
     with pytest.raises(MetaboliteNotFoundError, match=r"no 'Lac' .*present: GPC\+PCh, Cr\+PCr, NAA\+NAAG, Glyc"):
         load_metabolite_maps(derivatives, subject="01", acquisition="4", metabolites=["NAA", "Lac"])
-    with pytest.raises(GeometryError, match="in-plane matrix 4x6 is not square"):
-        load_metabolite_maps(derivatives, subject="01", acquisition="4", grid_shape=(4, 6, 2), grid_affine=AFFINE)
+    with pytest.raises(GeometryError, match="in-plane matrix 4x6 of .* neither square voxels .* nor one field of view"):
+        load_metabolite_maps(derivatives, subject="01", acquisition="4", grid_shape=(4, 6, 2),
+                             grid_affine=AFFINE @ np.diag([1.0, 1.5, 1.0, 1.0]))
     with pytest.raises(GeometryError, match=r"sl1_1-3.table: voxel row 1, col 3 lies outside the stated grid of 2 rows x 2 cols"):
         load_metabolite_maps(derivatives, subject="01", acquisition="4", grid_shape=(2, 2, 2), grid_affine=AFFINE)
     (derivatives / "sub-01" / "lcmodel_acq-4" / "geometry.json").unlink()

@@ -81,34 +81,33 @@ class MRSIOptions:
 
 
 def target_grid(reference: str, target_matrix: int, simulate: bool) -> str:
-    """Write a 3-D NIfTI on the output N-grid of the MRSI grid of ``reference``.
+    """Write a 3-D NIfTI of the network's square N-grid for the MRSI grid of ``reference``.
 
-    Acquired maps (``simulate`` False) are on an n×n grid: the N-grid covers the same field of
-    view (:func:`mrsisr.kspace.fine_grid_affine`). Simulated acquisitions start from maps that
-    already are on the N-grid, which must then have N×N voxels in-plane.
+    Acquired maps (``simulate`` False) are on an n×n grid, or nx×ny with a rectangular field of view
+    or anisotropic voxels: :func:`mrsisr.io.geometry.in_plane_embedding` places them on an N×N grid
+    (for a rectangular field of view, the square one of the longer side; the output is cropped back
+    by ``SuperResolve``). Simulated acquisitions start from maps that already are on the N-grid,
+    which must then have N×N voxels in-plane.
     """
     import os
 
     import nibabel as nib
     import numpy as np
 
-    from mrsisr.kspace import fine_grid_affine
+    from mrsisr.io.geometry import MRSIGeometry, in_plane_embedding
 
     img = nib.load(reference)
     nx, ny, nz = img.shape[:3]
-    if nx != ny:
-        raise ValueError(f"{reference}: the MRSI matrix {nx}×{ny} is not square")
     if simulate:
-        if nx != target_matrix:
+        if (nx, ny) != (target_matrix, target_matrix):
             raise ValueError(
                 f"--simulate-matrix needs maps on the {target_matrix}×{target_matrix} target grid; "
                 f"{reference} is {nx}×{ny} (choose the high-resolution acquisition with --acquisition)"
             )
         affine = img.affine
     else:
-        if nx > target_matrix:
-            raise ValueError(f"{reference}: the acquired matrix {nx} exceeds the target matrix {target_matrix}")
-        affine = fine_grid_affine(img.affine, nx, target_matrix)
+        embedding = in_plane_embedding(MRSIGeometry((nx, ny, nz), img.affine, origin=reference), target_matrix)
+        affine = embedding.network_affine(img.affine)
     out_file = os.path.abspath("target_grid.nii.gz")
     out = nib.Nifti1Image(np.zeros((target_matrix, target_matrix, nz), np.uint8), affine)
     out.header.set_xyzt_units("mm")

@@ -14,7 +14,7 @@ import numpy as np
 from nipype.interfaces.base import (BaseInterfaceInputSpec, File, InputMultiObject, SimpleInterface, TraitedSpec,
                                     isdefined, traits)
 
-from mrsisr import METABOLITES, defaults, kspace
+from mrsisr import METABOLITES, defaults
 from mrsisr.interfaces.bids import lambda_label
 
 __all__ = ["SuperResolve"]
@@ -22,8 +22,8 @@ __all__ = ["SuperResolve"]
 
 class _SuperResolveInputSpec(BaseInterfaceInputSpec):
     in_file = File(exists=True, mandatory=True,
-                   desc="4-D concentrations (x, y, z, metabolite) on the acquired n×n grid, or on the N grid "
-                        "with simulate_matrix")
+                   desc="4-D concentrations (x, y, z, metabolite) on the acquired grid (n×n, or nx×ny with a "
+                        "rectangular field of view or anisotropic voxels), or on the N grid with simulate_matrix")
     metabolites = InputMultiObject(traits.Enum(*METABOLITES), mandatory=True,
                                    desc="metabolite of each volume of in_file, in order")
     mask_file = File(exists=True, mandatory=True, desc="4-D quality mask on the grid of in_file (1 = valid)")
@@ -42,12 +42,16 @@ class _SuperResolveInputSpec(BaseInterfaceInputSpec):
 
 
 class _SuperResolveOutputSpec(TraitedSpec):
-    out_files = traits.List(File(exists=True), desc="4-D super-resolved maps on the N grid, one per λ")
+    out_files = traits.List(File(exists=True), desc="4-D super-resolved maps on the output grid (N×N, or the "
+                                                      "acquired rectangular field of view at N/n), one per λ")
     zero_filled_file = File(exists=True, desc="4-D zero-filled maps on the N grid (the standard method)")
     mask_file = File(exists=True, desc="4-D output mask on the N grid (quality and selected slices)")
     reference_file = File(exists=True, desc="3-D reference image of the N grid")
     model_info = traits.Dict(desc="variant, weights path, sha256 and placeholder flag of the network")
-    acquired_matrix = traits.Int(desc="acquired (or simulated) in-plane matrix n")
+    acquired_matrix = traits.Int(desc="acquired (or simulated) in-plane matrix n the network is conditioned on")
+    in_plane_embedding = traits.Dict(desc="how the acquired grid reached the network's square grid: Kind (square, "
+                                          "rectangular_fov, anisotropic, simulated), AcquiredMatrix, NetworkMatrix, "
+                                          "OutputMatrix")
 
 
 class SuperResolve(SimpleInterface):
@@ -83,6 +87,7 @@ class SuperResolve(SimpleInterface):
 
     def _run_interface(self, runtime):
         from mrsisr.inference import load_for_inference, super_resolve_volume
+        from mrsisr.io.geometry import MRSIGeometry, in_plane_embedding
 
         labels = [lambda_label(lam) for lam in self.inputs.sharpness]
         if len(set(labels)) != len(labels):
@@ -98,12 +103,13 @@ class SuperResolve(SimpleInterface):
         model, info = load_for_inference(self.inputs.weights if isdefined(self.inputs.weights) else None,
                                          self.inputs.device, self.inputs.omp_nthreads)
         simulate = self.inputs.simulate_matrix if isdefined(self.inputs.simulate_matrix) else None
+        embedding = None if simulate else in_plane_embedding(
+            MRSIGeometry(maps.shape[:3], maps_img.affine, origin=self.inputs.in_file), self.inputs.target_matrix)
         result = super_resolve_volume(model, maps, mask, t1, flair, list(self.inputs.slices),
                                       list(self.inputs.metabolites), list(self.inputs.sharpness),
                                       self.inputs.target_matrix, simulate, self.inputs.slice_offset,
-                                      self.inputs.batch_size)
-        affine = maps_img.affine if simulate else kspace.fine_grid_affine(maps_img.affine, maps.shape[0],
-                                                                          self.inputs.target_matrix)
+                                      self.inputs.batch_size, embedding=embedding)
+        affine = maps_img.affine if simulate else embedding.output_affine(maps_img.affine)
         cwd = Path(runtime.cwd)
 
         def save(data: np.ndarray, name: str) -> str:
@@ -118,5 +124,8 @@ class SuperResolve(SimpleInterface):
         self._results["reference_file"] = save(np.zeros(result["mask"].shape[:3], np.uint8), "reference.nii.gz")
         self._results["model_info"] = info.to_dict()
         self._results["acquired_matrix"] = int(result["n"])
+        self._results["in_plane_embedding"] = {
+            "Kind": embedding.kind if embedding else "simulated", "AcquiredMatrix": list(maps.shape[:2]),
+            "NetworkMatrix": int(result["n"]), "OutputMatrix": list(result["mask"].shape[:2])}
         (cwd / "model_info.json").write_text(json.dumps(info.to_dict(), indent=1))
         return runtime

@@ -44,7 +44,7 @@ class LCModelFitFailedError(LCModelFormatError):
 
 
 class GeometryError(ImageError):
-    """The MRSI grid is missing, malformed or non-square, or an image is not on the grid it must share."""
+    """The MRSI grid is missing or malformed, cannot reach the network's square grid, or an image is off its grid."""
 
 
 class MetaboliteNotFoundError(MapLoadingError):

@@ -18,12 +18,17 @@ import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nibabel as nib
 import numpy as np
 
+from mrsisr.defaults import TARGET_MATRIX
 from mrsisr.grid import check_same_grid
 from mrsisr.io.errors import GeometryError, MapLoadingError
+
+if TYPE_CHECKING:  # mrsisr.kspace imports torch: only when an embedding is made
+    from mrsisr.kspace import InPlaneEmbedding
 
 __all__ = [
     "CONVENTION",
@@ -31,6 +36,7 @@ __all__ = [
     "check_in_plane_matrix",
     "geometry_from_json",
     "geometry_from_nifti",
+    "in_plane_embedding",
     "ijk_to_lcmodel",
     "lcmodel_to_ijk",
     "write_geometry_json",
@@ -125,23 +131,56 @@ def write_geometry_json(geometry: MRSIGeometry, path: str | Path) -> Path:
     return path
 
 
-def check_in_plane_matrix(geometry: MRSIGeometry) -> int:
-    """The acquired in-plane matrix ``n``; non-square grids are refused, odd ones warned about.
+#: Relative tolerance when comparing in-plane voxel sizes or fields of view.
+_SAME_SIZE_RTOL = 1e-3
 
-    The super-resolution networks take square ``n x n`` slices with even ``n``.
+
+def in_plane_embedding(geometry: MRSIGeometry, target_matrix: int = TARGET_MATRIX) -> "InPlaneEmbedding":
+    """How the acquired in-plane grid reaches the network's square ``target_matrix`` grid.
+
+    A square matrix is used as it is. A non-square one is a rectangular field of view when its voxels
+    are square (embedded in the square k-space of its longer side, output cropped back to the
+    acquired field of view), or anisotropic voxels when both axes span one field of view (each axis
+    zero-filled; the network's n is the longer side). Anything else, and any grid the network cannot
+    take (odd n, n above ``target_matrix``, an output that does not fall on whole voxels), raises
+    :class:`GeometryError` with the reason, before any work.
+
+    >>> rect = in_plane_embedding(MRSIGeometry((32, 24, 8), np.diag([7.5, 7.5, 10.0, 1.0])), 64)
+    >>> rect.kind, rect.n, rect.output_shape
+    ('rectangular_fov', 32, (64, 48))
     """
+    from mrsisr.kspace import InPlaneEmbedding
+
+    where = geometry.origin or "the MRSI geometry"
     nx, ny, _ = geometry.shape
-    if nx != ny:
+    dx, dy, _ = geometry.zooms
+    if nx == ny:
+        kind = "square"
+    elif np.isclose(dx, dy, rtol=_SAME_SIZE_RTOL):
+        kind = "rectangular_fov"
+    elif np.isclose(nx * dx, ny * dy, rtol=_SAME_SIZE_RTOL):
+        kind = "anisotropic"
+    else:
         raise GeometryError(
-            f"{geometry.origin or 'the MRSI geometry'}: in-plane matrix {nx}x{ny} is not square; "
-            "mrsisr needs an n x n acquisition"
+            f"{where}: in-plane matrix {nx}x{ny} of {dx:g}x{dy:g} mm voxels ({nx * dx:g}x{ny * dy:g} mm field of "
+            "view) has neither square voxels (a rectangular field of view) nor one field of view on both axes "
+            "(anisotropic voxels): its k-space is no block of a square one, so mrsisr cannot super-resolve it; "
+            "reconstruct the MRSI with square voxels or a square field of view"
         )
-    if nx % 2:
-        warnings.warn(
-            f"{geometry.origin or 'the MRSI geometry'}: in-plane matrix {nx}x{nx} is odd; "
-            "the networks were trained on even n (16-32)", stacklevel=2,
-        )
-    return nx
+    try:
+        return InPlaneEmbedding((nx, ny), int(target_matrix), kind)
+    except ValueError as exc:
+        raise GeometryError(f"{where}: {exc}") from exc
+
+
+def check_in_plane_matrix(geometry: MRSIGeometry, target_matrix: int | None = None) -> int:
+    """The network's in-plane matrix ``n`` for this grid, or :class:`GeometryError` when it cannot work.
+
+    With ``target_matrix`` every check of :func:`in_plane_embedding` is made; without it only those
+    that do not depend on the output grid (kind of grid, even n).
+    """
+    target = max(geometry.shape[:2]) if target_matrix is None else target_matrix
+    return in_plane_embedding(geometry, target).n
 
 
 def lcmodel_to_ijk(array: np.ndarray) -> np.ndarray:
