@@ -55,7 +55,7 @@ class _LoadMetaboliteMapsInputSpec(BaseInterfaceInputSpec):
         "else geometry.json beside the output)",
     )
     bids_dir = Directory(
-        exists=True, desc="raw BIDS dataset whose mrs/ holds the raw MRSI (default: the folder above derivatives/)"
+        desc="raw BIDS dataset whose mrs/ holds the raw MRSI (default: the folder above derivatives/)"
     )
     mrsi_filters = traits.Dict(
         traits.Str, traits.Any, desc="pybids filters narrowing the raw MRSI query (--bids-filter-file key 'mrsi')"
