@@ -45,3 +45,24 @@ def test_a_frequency_in_tesla_or_hz_is_refused(bids, tmp_path):
         with pytest.raises(AppExit, match="not a 1H frequency in MHz") as stop:
             parse_args([str(bids), str(tmp_path / "out"), "participant", "--spectrometer-frequency", value])
         assert stop.value.code == EXIT["usage"]
+
+
+def test_a_spreadsheet_only_lcmodel_run_runs_on_what_it_has(tmp_path):
+    """Stock LCModel without filtab (spreadsheet_sl<z>.csv per slice), grid from mrs/: the app filters on %SD."""
+    from mrsisr.bids_app.cli import main
+
+    root = ri.bids_root(tmp_path / "bids", flair=True)
+    ri.raw_mrsi(root, "01")
+    run = ri.lcmodel_csi_run(root, "01", slices=(3, 4, 5))
+    for path in run["tables"] + run["coords"]:
+        path.unlink()
+    out = tmp_path / "out"
+    with pytest.warns(UserWarning, match="S/N and FWHM are unavailable"):
+        code = main([str(root), str(out), "participant", "-w", str(tmp_path / "work"), "--skip-bids-validation",
+                     "--backend", "python", "--metabolites", "NAA", "tCr", "--output-spaces", "orig", "--no-reports",
+                     "--crlb-max", "40"])
+    assert code == 0
+    assert (out / "sub-01" / "mrs" / "sub-01_space-orig_res-64_met-NAA_desc-srLam0_mrsi.nii.gz").is_file()
+    counts = next((tmp_path / "work").rglob("quality_counts.json"))
+    parameters = json.loads(counts.read_text())["Parameters"]
+    assert parameters["CriteriaApplied"] == ["%SD", "skull"]
