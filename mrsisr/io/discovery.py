@@ -82,7 +82,8 @@ def locate_source(
 
 def _level_hint(base: Path) -> str:
     """Point at a missing subject or session choice when ``base`` holds sub-*/ses-* folders."""
-    for prefix, option in (("sub", "subject"), ("ses", "session")):
+    for prefix, option in (("sub", "subject (command line: --participant-label)"),
+                           ("ses", "session (command line: --session-label)")):
         labels = sorted(p.name for p in base.glob(f"{prefix}-*") if p.is_dir())
         if labels:
             return f" (it holds {', '.join(labels[:5])}{'...' if len(labels) > 5 else ''}: choose one with {option})"

@@ -28,7 +28,7 @@ from mrsisr.io.lcmodel_grid import find_control_files, read_lcmodel_grid, spread
 from mrsisr.io.names import resolve_metabolite, resolve_metabolites
 from mrsisr.io.nifti import find_nifti_maps
 
-__all__ = ["FORMATS", "LocatedSource", "RawMaps", "ReadRequest", "SourceFormat", "map_reader"]
+__all__ = ["FORMATS", "LocatedSource", "RawMaps", "ReadRequest", "SourceFormat", "fsl_frequency_missing", "map_reader"]
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ def _lcmodel_folder(base: Path, acquisition: str | None) -> Path | None:
         folders = [p for p in folders if p.name.endswith(f"acq-{acquisition}")]
     if len(folders) > 1:
         raise MapLoadingError(
-            f"{base} holds several LCModel runs ({', '.join(p.name for p in folders)}); choose one with acquisition"
+            f"{base} holds several LCModel runs ({', '.join(p.name for p in folders)}); choose one with acquisition (command line: --acquisition)"
         )
     return folders[0] if folders and find_csi_outputs(folders[0]) else None
 
@@ -266,6 +266,15 @@ def _detect_fslmrs(base: Path, acquisition: str | None, explicit: bool) -> Path 
     return find_fslmrsi_folder(base, acquisition)
 
 
+def fsl_frequency_missing(located: LocatedSource) -> MapLoadingError:
+    """The error of an ``fsl_mrsi`` FWHM (Hz) that no frequency converts (raised by the loader and the inspection)."""
+    return MapLoadingError(
+        f"{located.path}: fsl_mrsi writes FWHM in Hz; give spectrometer_frequency in MHz (command line: "
+        "--spectrometer-frequency) to convert it to ppm: neither fit/fit.nii.gz nor a raw NIfTI-MRS in BIDS "
+        "mrs/ records SpectrometerFrequency"
+    )
+
+
 def _read_fslmrs(located: LocatedSource, geometry: MRSIGeometry, request: ReadRequest) -> RawMaps:
     maps = find_fslmrs_maps(located.path, request.fsl_scaling)
     resolved = resolve_metabolites(request.metabolites, maps.conc, request.overrides,
@@ -282,11 +291,7 @@ def _read_fslmrs(located: LocatedSource, geometry: MRSIGeometry, request: ReadRe
         _, name = resolve_metabolite(request.fsl_quality_metabolite, quality_names,
                                      where=f"{located.path}/qc (S/N and FWHM)")
         if request.frequency is None:
-            raise MapLoadingError(
-                f"{located.path}: fsl_mrsi writes FWHM in Hz; give spectrometer_frequency in MHz (command line: "
-                "--spectrometer-frequency) to convert it to ppm: neither fit/fit.nii.gz nor a raw NIfTI-MRS in BIDS "
-                "mrs/ records SpectrometerFrequency"
-            )
+            raise fsl_frequency_missing(located)
         raw.snr = read(maps.snr[name], f"{name} S/N map")
         fwhm_hz = read(maps.fwhm[name], f"{name} FWHM map")
         raw.fwhm = hz_to_ppm(fwhm_hz, request.frequency)

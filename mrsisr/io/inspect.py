@@ -17,7 +17,7 @@ from pathlib import Path
 
 from mrsisr import METABOLITES
 from mrsisr.io.errors import MapLoadingError, MetaboliteNotFoundError
-from mrsisr.io.formats import FORMATS, LocatedSource
+from mrsisr.io.formats import FORMATS, LocatedSource, fsl_frequency_missing
 from mrsisr.io.fslmrs import find_fslmrs_maps
 from mrsisr.io.lcmodel import find_csi_outputs
 from mrsisr.io.lcmodel_grid import LCModelGrid
@@ -197,11 +197,7 @@ def inspect_fitting_output(
     files, scaling = _map_files(located, fsl_scaling)
     quality = _quality(prepared, fsl_quality_metabolite, fsl_scaling, snr_map is not None and fwhm_map is not None)
     if located.format == "fsl-mrs" and quality.fwhm and prepared.frequency is None:
-        raise MapLoadingError(
-            f"{located.path}: fsl_mrsi writes FWHM in Hz; give spectrometer_frequency in MHz (command line: "
-            "--spectrometer-frequency) to convert it to ppm: neither fit/fit.nii.gz nor a raw NIfTI-MRS in BIDS "
-            "mrs/ records SpectrometerFrequency"
-        )
+        raise fsl_frequency_missing(located)
     notes = []
     if not (quality.snr and quality.fwhm):
         notes.append(f"{located.format} output carries no S/N or FWHM: only "

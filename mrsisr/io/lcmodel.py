@@ -98,7 +98,7 @@ def find_csi_outputs(directory: str | Path, stem: str | None = None) -> dict[int
             slot["csv"] = entry
     if len(stems) > 1:
         raise MapLoadingError(
-            f"{directory} holds LCModel outputs of several runs (stems {sorted(map(str, stems))}); pick one with stem="
+            f"{directory} holds LCModel outputs of several runs (stems {sorted(map(str, stems))}); pick one with stem=, or keep one run per folder"
         )
     named = {slot["csv"] for slot in index.values() if slot["csv"] is not None}
     if not named:
