@@ -166,3 +166,11 @@ def test_inspection_reads_no_map(root, monkeypatch):
     inspect_fitting_output(root / "derivatives" / "lcmodel", subject="01")
     inspect_fitting_output(root / "derivatives" / "fsl-mrs", subject="02")
     assert calls == []
+
+
+def test_a_voxel_outside_lcmodels_grid_is_refused_before_reading(root):
+    ri.raw_mrsi(root, "01")
+    run = ri.lcmodel_csi_run(root, "01")
+    shutil.copy(run["tables"][1], run["folder"] / "run_sl4_33-2.table")  # row 33 of a 32-row grid
+    with pytest.raises(GeometryError, match=r"reach slice 4, row 33, col \d+, outside LCModel's grid in .*control.file"):
+        inspect_fitting_output(root / "derivatives" / "lcmodel", subject="01")
