@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mrsisr.io.labels import LABEL, LabelError, clean_label
+from mrsisr.io.niftimrs import MRSI_FILTER_KEY
 
 __all__ = [
     "InputError",
@@ -154,17 +155,19 @@ def check_private_work_dir(work_dir: Path, output_dir: Path) -> None:
 
 
 def load_bids_filters(path: Path | None) -> dict:
-    """Read a ``--bids-filter-file`` (JSON: ``{"t1w": {"acquisition": "mprage"}, "flair": {...}}``):
-    an object per query whose keys are pybids entities."""
+    """Read a ``--bids-filter-file`` (JSON: ``{"t1w": {"acquisition": "mprage"}, "flair": {...}, "mrsi": {...}}``):
+    an object per query whose keys are pybids entities. ``mrsi`` narrows the query of the raw MRSI in
+    BIDS ``mrs/`` that gives LCModel outputs their grid (:func:`mrsisr.io.niftimrs.find_bids_mrsi`)."""
     if path is None:
         return {}
     try:
         filters = json.loads(Path(path).read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise InputError(f"--bids-filter-file {path}: cannot read it as JSON ({error})") from error
-    unknown = sorted(set(filters) - set(QUERIES)) if isinstance(filters, dict) else ["<not an object>"]
+    known = {*QUERIES, MRSI_FILTER_KEY}
+    unknown = sorted(set(filters) - known) if isinstance(filters, dict) else ["<not an object>"]
     if unknown:
-        raise InputError(f"--bids-filter-file {path}: unknown keys {unknown}; expected some of {sorted(QUERIES)}")
+        raise InputError(f"--bids-filter-file {path}: unknown keys {unknown}; expected some of {sorted(known)}")
     from bids.layout.models import Config
 
     allowed = set(Config.load("bids").entities) - _SELECTION_ENTITIES

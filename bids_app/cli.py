@@ -20,6 +20,8 @@ from mrsisr import METABOLITES, defaults
 from mrsisr.bids_app import bids as bidsq
 from mrsisr.bids_app.config import RunConfig
 from mrsisr.defaults import OUTPUT_SPACES
+from mrsisr.io.errors import MapLoadingError
+from mrsisr.io.fslmrs import FSL_SCALINGS, check_frequency
 
 __all__ = ["main", "parse_args", "EXIT"]
 
@@ -86,13 +88,20 @@ def _build_parser() -> argparse.ArgumentParser:
     select.add_argument("--participant-label", "--participant_label", nargs="+", default=[],
                         help="subjects to process (with or without sub-); default: all")
     select.add_argument("--session-label", nargs="+", default=[], help="sessions to process (with or without ses-)")
-    select.add_argument("--bids-filter-file", type=Path, help="JSON with pybids filters for 't1w' and 'flair'")
+    select.add_argument("--bids-filter-file", type=Path,
+                        help="JSON with pybids filters for 't1w', 'flair' and 'mrsi' (the raw MRSI in mrs/)")
     select.add_argument("--skip-bids-validation", action="store_true", help="do not run bids-validator-deno")
     select.add_argument("--lcmodel-dir", type=Path, help="fitting outputs (default: BIDS_DIR/derivatives/lcmodel)")
     select.add_argument("--acquisition", help="acq-<label> of the fitting outputs; default: the lowest-resolution "
                         "one (the highest with --simulate-matrix)")
     select.add_argument("--validate-only", action="store_true",
                         help="check every selected subject's inputs, run nothing")
+    select.add_argument("--fsl-mrs-scaling", choices=("auto", *FSL_SCALINGS), default="auto",
+                        help="fsl_mrsi concentration scaling (concs/<scaling>); default auto: the first present of "
+                        + ", ".join(FSL_SCALINGS) + " (FSL-MRS's own preference)")
+    select.add_argument("--spectrometer-frequency", type=float, metavar="MHz",
+                        help="1H frequency converting fsl_mrsi FWHM from Hz to ppm; only needed where neither "
+                        "fit/fit.nii.gz nor the raw NIfTI-MRS in mrs/ records it")
     method = parser.add_argument_group("super-resolution")
     method.add_argument("--metabolites", nargs="+", default=list(METABOLITES), help="metabolites (canonical names)")
     method.add_argument("--target-matrix", type=_count, default=defaults.TARGET_MATRIX,
@@ -210,11 +219,17 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
     lcmodel_dir = (args.lcmodel_dir or bids_dir / "derivatives" / "lcmodel").absolute()
     _check_directories(bids_dir, output_dir, work_dir, lcmodel_dir)
     filters = _check_input_files(args)
+    if args.spectrometer_frequency is not None:
+        try:
+            check_frequency(args.spectrometer_frequency, "--spectrometer-frequency")
+        except MapLoadingError as error:
+            raise AppExit(EXIT["usage"], str(error)) from error
     return RunConfig(
         bids_dir=bids_dir, output_dir=output_dir, analysis_level=args.analysis_level,
         work_dir=work_dir, lcmodel_dir=lcmodel_dir,
         participant_label=participants, session_label=sessions, bids_filters=filters,
-        acquisition=acquisition,
+        acquisition=acquisition, fsl_mrs_scaling=args.fsl_mrs_scaling,
+        spectrometer_frequency=args.spectrometer_frequency,
         metabolites=_unique(args.metabolites), target_matrix=args.target_matrix,
         simulate_matrix=args.simulate_matrix, sharpness=_unique(args.sharpness),
         weights=args.weights.absolute() if args.weights else None,

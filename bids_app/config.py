@@ -36,6 +36,8 @@ class RunConfig:
     session_label: tuple[str, ...] = ()
     bids_filters: dict = field(default_factory=dict)
     acquisition: str | None = None
+    fsl_mrs_scaling: str = "auto"
+    spectrometer_frequency: float | None = None
     metabolites: tuple[str, ...] = METABOLITES
     target_matrix: int = defaults.TARGET_MATRIX
     simulate_matrix: int | None = None
@@ -62,6 +64,11 @@ class RunConfig:
     reports: bool = True
     verbosity: int = 0
     run_uuid: str = ""
+
+    @property
+    def mrsi_filters(self) -> dict | None:
+        """The ``--bids-filter-file`` key ``mrsi``: pybids filters of the raw MRSI in ``mrs/``."""
+        return self.bids_filters.get("mrsi") or None
 
     def as_dict(self) -> dict:
         """Plain JSON/TOML-friendly values (paths as strings, tuples as lists)."""

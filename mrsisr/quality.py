@@ -91,6 +91,7 @@ def quality_mask(
     snr_min: float = SNR_MIN,
     fwhm_max: float = FWHM_MAX_PPM,
     crlb_max: float | None = None,
+    apply_snr_fwhm: bool = True,
 ) -> QualityResult:
     """Voxel-wise quality mask per metabolite, with counts per rejection reason.
 
@@ -103,6 +104,9 @@ def quality_mask(
       (LCModel wrote nothing there) fail the criterion;
     * ``crlb ≤ crlb_max`` (%SD) when ``crlb_max`` is given; non-finite fails;
     * ``valid`` nonzero and ``conc`` finite, when given (failed fits).
+
+    ``apply_snr_fwhm`` False (the fit carries no S/N or FWHM, e.g. an LCModel spreadsheet):
+    those two criteria are not applied and counted ``n/a``.
 
     Every array is (x, y, z) or (x, y, z, M) with M = ``len(metabolites)``;
     3-D arrays apply to every metabolite. Shapes are assumed checked.
@@ -117,8 +121,8 @@ def quality_mask(
     shape = snr.shape[:3]
     mask = np.zeros(shape + (len(metabolites),), dtype=bool)
     with np.errstate(invalid="ignore"):
-        low_snr = ~(np.isfinite(snr) & (snr >= snr_min))
-    wide_fwhm = _fails_above(fwhm, fwhm_max)
+        low_snr = ~(np.isfinite(snr) & (snr >= snr_min)) if apply_snr_fwhm else None
+    wide_fwhm = _fails_above(fwhm, fwhm_max) if apply_snr_fwhm else None
     counts = []
     for index, name in enumerate(metabolites):
         reasons = {
@@ -201,6 +205,7 @@ def filter_quality_files(
     erode_voxels: int | None = None,
     erode_mm: float = ERODE_MM,
     erode_in_plane: bool = False,
+    apply_snr_fwhm: bool = True,
 ) -> dict[str, str]:
     """File-level quality filter (what :class:`~mrsisr.interfaces.quality.QualityFilter` runs); returns the output paths.
 
@@ -220,7 +225,7 @@ def filter_quality_files(
 
     fwhm = load(fwhm_file, "FWHM map")
     for data, what, path in ((snr, "S/N map", snr_file), (fwhm, "FWHM map", fwhm_file)):
-        if not np.isfinite(data).any():
+        if apply_snr_fwhm and not np.isfinite(data).any():
             raise ValueError(
                 f"{what} {path} has no finite value: the fit output carried no {what[:-4]} "
                 "(LoadMetaboliteMaps: quality_available is False), so the criterion cannot be applied"
@@ -250,7 +255,7 @@ def filter_quality_files(
         )
     result = quality_mask(
         metabolites=metabolites, snr=snr, fwhm=fwhm, brain=brain, crlb=crlb, valid=valid,
-        conc=conc, snr_min=snr_min, fwhm_max=fwhm_max, crlb_max=crlb_max,
+        conc=conc, snr_min=snr_min, fwhm_max=fwhm_max, crlb_max=crlb_max, apply_snr_fwhm=apply_snr_fwhm,
     )
     out_dir = Path(out_dir)
     outputs = {
@@ -269,6 +274,7 @@ def filter_quality_files(
         "SNRMin": snr_min, "FWHMMax": fwhm_max, "FWHMUnits": "ppm", "CRLBMax": crlb_max,
         "BrainFractionMin": brain_fraction_min, "ErodeVoxels": erode_voxels,
         "ErodeInPlane": erode_in_plane, "Metabolites": list(metabolites),
+        "CriteriaApplied": ["S/N", "FWHM"] * apply_snr_fwhm + ["%SD"] * (crlb_max is not None) + ["skull"],
         "Sources": [str(f) for f in (snr_file, fwhm_file, sd_file, valid_file, in_file, brain_mask) if f],
     }
     write_tsv(result.counts, outputs["counts_file"], sidecar)

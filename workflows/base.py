@@ -103,6 +103,8 @@ def init_single_subject_wf(
                                                + mrsi_fields), name="outputnode")
     anat_wf = init_anat_wf(backend=backend)
     mrsi_wf = init_mrsi_wf(options=options)
+    if bids_dir is not None:  # its mrs/ gives LCModel outputs their grid
+        mrsi_wf.inputs.inputnode.bids_dir = str(bids_dir)
 
     workflow.connect([
         (inputnode, anat_wf, [("t1w", "inputnode.t1w"),

@@ -43,6 +43,11 @@ class MRSIOptions:
         Also write a prepared-slice file for ``mrsisr-train`` (output ``slices_npz``).
     output_spaces : tuple of str
         With ``T1w``, the super-resolved and ratio maps are also resampled onto the T1w grid.
+    fsl_mrs_scaling, spectrometer_frequency
+        ``fsl_mrsi`` concentration scaling and 1H frequency (MHz; None: from the files).
+    mrsi_filters
+        pybids filters (``--bids-filter-file`` key ``mrsi``) narrowing the query of the raw MRSI in
+        ``mrs/`` that gives LCModel outputs their grid (the dataset: the builder's ``bids_dir`` input).
     """
 
     metabolites: tuple[str, ...] = METABOLITES
@@ -60,6 +65,9 @@ class MRSIOptions:
     omp_nthreads: int = 1
     export_slices: bool = False
     output_spaces: tuple[str, ...] = defaults.OUTPUT_SPACES
+    fsl_mrs_scaling: str = "auto"
+    spectrometer_frequency: float | None = None
+    mrsi_filters: dict | None = None
 
     def __post_init__(self):
         from mrsisr.interfaces.bids import lambda_label
@@ -150,6 +158,9 @@ def init_mrsi_wf(*, options: MRSIOptions = MRSIOptions(), name: str = "mrsi_wf")
         Labels used to find the subject's outputs under ``lcmodel_dir``.
     brain_mask, t1w_brain, flair_brain
         From :func:`~mrsisr.workflows.anatomical.init_anat_wf`.
+    bids_dir
+        The raw dataset whose ``mrs/`` holds the raw MRSI (optional: default, the folder above
+        ``derivatives/``).
 
     Outputs
     -------
@@ -176,15 +187,18 @@ def init_mrsi_wf(*, options: MRSIOptions = MRSIOptions(), name: str = "mrsi_wf")
 
     workflow = pe.Workflow(name=name)
     inputnode = pe.Node(niu.IdentityInterface(fields=[
-        "lcmodel_dir", "subject", "session", "brain_mask", "t1w_brain", "flair_brain"]), name="inputnode")
+        "lcmodel_dir", "subject", "session", "brain_mask", "t1w_brain", "flair_brain", "bids_dir"]),
+        name="inputnode")
     outputnode = pe.Node(niu.IdentityInterface(fields=[
         "metabolites", "acquired_matrix", "quality_mask", "counts_file", "slices_file", "slices",
         "zero_filled_file", "sr_files", "sr_mask", "reference_file", "model_info", "slices_npz"]
         + RATIO_FIELDS + T1W_FIELDS), name="outputnode")
 
-    load = pe.Node(LoadMetaboliteMaps(metabolites=list(options.metabolites)), name="load", mem_gb=1.0)
-    if options.acquisition:
-        load.inputs.acquisition = options.acquisition
+    load = pe.Node(LoadMetaboliteMaps(metabolites=list(options.metabolites), require_quality=False,
+                                      fsl_scaling=options.fsl_mrs_scaling), name="load", mem_gb=1.0)
+    for field in ("acquisition", "spectrometer_frequency", "mrsi_filters"):
+        if getattr(options, field):
+            setattr(load.inputs, field, getattr(options, field))
     quality = pe.Node(QualityFilter(snr_min=options.snr_min, fwhm_max=options.fwhm_max), name="quality")
     if options.crlb_max is not None:
         quality.inputs.crlb_max = options.crlb_max
@@ -208,11 +222,13 @@ def init_mrsi_wf(*, options: MRSIOptions = MRSIOptions(), name: str = "mrsi_wf")
     workflow.connect([
         (inputnode, load, [("lcmodel_dir", "source"),
                            ("subject", "subject"),
-                           ("session", "session")]),
+                           ("session", "session"),
+                           ("bids_dir", "bids_dir")]),
         (inputnode, quality, [("brain_mask", "brain_mask")]),
         (inputnode, resample, [("t1w_brain", "t1w_file"),
                                ("flair_brain", "flair_file")]),
         (load, quality, [("metabolites", "metabolites"),
+                         ("quality_available", "apply_snr_fwhm"),
                          ("snr_file", "snr_file"),
                          ("fwhm_file", "fwhm_file"),
                          ("valid_file", "valid_file"),

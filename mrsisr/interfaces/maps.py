@@ -23,6 +23,7 @@ from mrsisr import METABOLITES
 from mrsisr.io.discovery import source_files
 from mrsisr.io.errors import MapLoadingError
 from mrsisr.io.formats import FORMATS
+from mrsisr.io.fslmrs import FSL_SCALINGS
 from mrsisr.io.loader import load_metabolite_maps, save_loaded_maps
 
 __all__ = ["LoadMetaboliteMaps"]
@@ -50,7 +51,14 @@ class _LoadMetaboliteMapsInputSpec(BaseInterfaceInputSpec):
     acquisition = traits.Str(desc="acquisition label (acq-<label>) when a subject has several MRSI runs")
     reference = File(
         exists=True, xor=["geometry_file", "grid_shape"],
-        desc="NIfTI on the MRSI grid (e.g. the raw MRSI in BIDS mrs/) giving shape and affine",
+        desc="NIfTI on the MRSI grid giving shape and affine (default for LCModel: the raw MRSI in BIDS mrs/, "
+        "else geometry.json beside the output)",
+    )
+    bids_dir = Directory(
+        desc="raw BIDS dataset whose mrs/ holds the raw MRSI (default: the folder above derivatives/)"
+    )
+    mrsi_filters = traits.Dict(
+        traits.Str, traits.Any, desc="pybids filters narrowing the raw MRSI query (--bids-filter-file key 'mrsi')"
     )
     geometry_file = File(
         exists=True, xor=["reference", "grid_shape"],
@@ -67,11 +75,13 @@ class _LoadMetaboliteMapsInputSpec(BaseInterfaceInputSpec):
     snr_map = File(exists=True, requires=["fwhm_map"], desc="S/N map on the MRSI grid, overriding the source's")
     fwhm_map = File(exists=True, requires=["snr_map"], desc="FWHM map (ppm) on the MRSI grid, overriding the source's")
     spectrometer_frequency = traits.Float(
-        desc="1H frequency in MHz, to convert FSL-MRS FWHM from Hz to ppm (else read from a NIfTI-MRS reference)"
+        desc="1H frequency in MHz, to convert FSL-MRS FWHM from Hz to ppm, only where neither fit/fit.nii.gz "
+        "nor the raw NIfTI-MRS records it"
     )
     fsl_scaling = traits.Enum(
-        "auto", "molarity", "molality", "internal", "raw", usedefault=True,
-        desc="fsl_mrsi concentration scaling (concs/<scaling>); 'auto' takes the first present in this order",
+        "auto", *FSL_SCALINGS, usedefault=True,
+        desc="fsl_mrsi concentration scaling (concs/<scaling>); 'auto' takes the first present in this order "
+        "(FSL-MRS's own preference)",
     )
     fsl_quality_metabolite = traits.Str(
         "NAA", usedefault=True, desc="metabolite whose fsl_mrsi qc S/N and FWHM stand for the voxel's quality"
@@ -102,7 +112,8 @@ def _source_fingerprint(inputs, content: bool = False) -> list[tuple]:
     """``(path, size, mtime_ns)`` (or ``(path, md5)``) of each file :func:`source_files` lists."""
     if not isdefined(inputs.source):
         return []
-    located = {name: getattr(inputs, name) for name in ("source_format", "subject", "session", "acquisition")
+    located = {name: getattr(inputs, name) for name in ("source_format", "subject", "session", "acquisition",
+                                                         "bids_dir", "mrsi_filters")
                if isdefined(getattr(inputs, name))}
     try:
         files = source_files(inputs.source, **located)
@@ -124,6 +135,8 @@ class _LoadMetaboliteMapsOutputSpec(TraitedSpec):
     source_names = traits.List(traits.Str, desc="the names as the fitting tool wrote them, same order")
     acquired_matrix = traits.Int(desc="acquired in-plane matrix n of the (square) MRSI grid")
     quality_available = traits.Bool(desc="whether S/N and FWHM were found")
+    quality_criteria = traits.List(traits.Str, desc="criteria the output allows: some of S/N, FWHM, %SD, skull")
+    geometry_source = traits.Str(desc="the MRSI grid and where it came from (BIDS mrs/, geometry.json, maps...)")
     source_format = traits.Str(desc=f"the format that was read (one of {', '.join(FORMATS)})")
 
 
@@ -173,7 +186,8 @@ class LoadMetaboliteMaps(SimpleInterface):
         self._results.update(
             metabolites=list(maps.metabolites), source_names=list(maps.source_names),
             acquired_matrix=int(maps.acquired_matrix), quality_available=bool(maps.quality_available),
-            source_format=maps.source_format,
+            source_format=maps.source_format, quality_criteria=list(maps.quality_criteria.names),
+            geometry_source=maps.geometry_source,
         )
         return runtime
 
@@ -182,9 +196,11 @@ class LoadMetaboliteMaps(SimpleInterface):
         names = (
             "source_format", "metabolites", "subject", "session", "acquisition", "reference", "geometry_file",
             "grid_shape", "grid_affine", "snr_map", "fwhm_map", "spectrometer_frequency", "fsl_scaling",
-            "fsl_quality_metabolite", "require_quality", "allow_nan",
+            "fsl_quality_metabolite", "require_quality", "allow_nan", "bids_dir",
         )
         arguments = {name: getattr(self.inputs, name) for name in names if isdefined(getattr(self.inputs, name))}
-        if isdefined(self.inputs.name_overrides):
-            arguments["name_overrides"] = dict(self.inputs.name_overrides)
-        return {key: os.fspath(v) if key in ("reference", "geometry_file") else v for key, v in arguments.items()}
+        for name in ("name_overrides", "mrsi_filters"):
+            if isdefined(getattr(self.inputs, name)):
+                arguments[name] = dict(getattr(self.inputs, name))
+        paths = ("reference", "geometry_file", "bids_dir")
+        return {key: os.fspath(v) if key in paths else v for key, v in arguments.items()}

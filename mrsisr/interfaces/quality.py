@@ -36,6 +36,9 @@ class _QualityFilterInputSpec(BaseInterfaceInputSpec):
     erode_voxels = traits.Range(0, 10, desc="erode by this many voxels instead of erode_mm")
     erode_in_plane = traits.Bool(False, usedefault=True,
                                  desc="erode within axial slices only (default: in 3-D)")
+    apply_snr_fwhm = traits.Bool(True, usedefault=True,
+                                 desc="apply the S/N and FWHM criteria; False where the fit carries neither "
+                                      "(LoadMetaboliteMaps.quality_available, e.g. an LCModel spreadsheet)")
 
 
 class _QualityFilterOutputSpec(TraitedSpec):
@@ -70,6 +73,7 @@ class QualityFilter(SimpleInterface):
             snr_min=inputs.snr_min, fwhm_max=inputs.fwhm_max,
             brain_fraction_min=inputs.brain_fraction_min,
             erode_voxels=inputs.erode_voxels if isdefined(inputs.erode_voxels) else None,
-            erode_mm=inputs.erode_mm, erode_in_plane=inputs.erode_in_plane, **optional,
+            erode_mm=inputs.erode_mm, erode_in_plane=inputs.erode_in_plane,
+            apply_snr_fwhm=inputs.apply_snr_fwhm, **optional,
         ))
         return runtime

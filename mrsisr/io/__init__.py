@@ -8,7 +8,11 @@
 * :mod:`mrsisr.io.names` — alias resolution (``tCho`` = ``GPC+PCh`` = ``Cho`` ...);
 * :mod:`mrsisr.io.geometry` — the MRSI grid and LCModel's row/column convention;
 * :mod:`mrsisr.io.formats` — the registry of fitting-output formats (detector, reader per format);
-* :mod:`mrsisr.io.discovery` — finding one subject's output and its grid in a derivatives tree;
+* :mod:`mrsisr.io.niftimrs` — the raw MRSI in BIDS ``mrs/`` (NIfTI-MRS): grid, frequency, ``find_bids_mrsi``;
+* :mod:`mrsisr.io.lcmodel_grid` — LCModel's recorded grid (``ndrows``...), checks, spreadsheets by content;
+* :mod:`mrsisr.io.discovery` — finding one subject's output and its grid (BIDS ``mrs/``, ``geometry.json``);
+* :mod:`mrsisr.io.preflight` — what is checked before any map is read (shared by loader and inspection);
+* :mod:`mrsisr.io.inspect` — ``inspect_fitting_output``: what a subject will get, from headers and names;
 * :mod:`mrsisr.io.loader` — ``load_metabolite_maps``, the pure function behind
   :class:`mrsisr.interfaces.maps.LoadMetaboliteMaps`;
 * :mod:`mrsisr.io.labels` — the one BIDS label cleaner (`clean_label`, `fullmatch`);

@@ -5,7 +5,7 @@ default; ``derivatives/mrsi-orig`` for MRSIPrep)::
 
     sub-XX[/ses-YY]/sub-XX[_ses-YY][_acq-N]_space-orig_met-<Met>_desc-signal_mrsi.nii.gz  (+ crlb, snr, fwhm)
     sub-XX[/ses-YY]/lcmodel_acq-N/[<stem>_]sl<z>_<row>-<col>.table, sl<z>.csv, geometry.json
-    sub-XX[/ses-YY]/ (fsl_mrsi output: concs/, uncertainties/, qc/)
+    sub-XX[/ses-YY]/[<any name>/] (fsl_mrsi output: concs/, uncertainties/, qc/, fit/)
 
 ``source`` may be the derivatives folder (then ``subject`` is needed), a subject or
 session folder, an ``lcmodel_acq-N`` folder, an ``fsl_mrsi`` folder, a CSI ``.csv``
@@ -14,16 +14,22 @@ or one map of a NIfTI set (its folder and entities are used).
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from mrsisr.io.errors import GeometryError, MapLoadingError
 from mrsisr.io.formats import FORMATS, LocatedSource
 from mrsisr.io.geometry import MRSIGeometry, geometry_from_json, geometry_from_nifti
 from mrsisr.io.labels import optional_label
 from mrsisr.io.nifti import parse_bids_name
+from mrsisr.io.niftimrs import MRSI_FILTER_KEY, find_bids_mrsi, read_raw_grid
 
-__all__ = ["FORMATS", "LocatedSource", "find_raw_mrsi", "locate_source", "resolve_geometry", "source_files"]
+__all__ = [
+    "FORMATS", "GridSource", "LocatedSource", "bids_root_of", "find_grid", "locate_source", "raw_mrsi_of",
+    "resolve_geometry", "source_files",
+]
 
 
 def _descend(source: Path, subject: str | None, session: str | None) -> Path:
@@ -76,7 +82,8 @@ def locate_source(
 
 def _level_hint(base: Path) -> str:
     """Point at a missing subject or session choice when ``base`` holds sub-*/ses-* folders."""
-    for prefix, option in (("sub", "subject"), ("ses", "session")):
+    for prefix, option in (("sub", "subject (command line: --participant-label)"),
+                           ("ses", "session (command line: --session-label)")):
         labels = sorted(p.name for p in base.glob(f"{prefix}-*") if p.is_dir())
         if labels:
             return f" (it holds {', '.join(labels[:5])}{'...' if len(labels) > 5 else ''}: choose one with {option})"
@@ -105,6 +112,8 @@ def source_files(
     subject: str | None = None,
     session: str | None = None,
     acquisition: str | None = None,
+    bids_dir: str | Path | None = None,
+    mrsi_filters: dict | None = None,
 ) -> list[Path]:
     """Every file the loader may read for this source: what a cache must watch to notice a re-fit.
 
@@ -117,55 +126,128 @@ def source_files(
     folder = located.path if located.path.is_dir() else located.path.parent
     files = {p for p in folder.rglob("*") if p.is_file()}
     files |= {p for p in folder.parent.iterdir() if p.is_file()}
-    raw = find_raw_mrsi(folder, located.subject, located.session, located.acquisition)
+    try:
+        raw = raw_mrsi_of(located, bids_dir=bids_dir, filters=mrsi_filters)
+    except MapLoadingError:  # ambiguous: the run itself reports it
+        raw = None
     if raw is not None:
         files.add(raw)
     return sorted(files)
 
 
-def find_raw_mrsi(path: Path, subject: str | None, session: str | None, acquisition: str | None) -> Path | None:
-    """The raw MRSI (BIDS ``mrs/``) of the dataset a derivatives ``path`` belongs to, if unique."""
-    if subject is None:
-        return None
-    root = next((p.parent for p in [path, *path.parents] if p.name == "derivatives"), None)
-    if root is None:
-        return None
-    folder = root / f"sub-{subject}" / (f"ses-{session}" if session else "") / "mrs"
-    hits = [p for p in sorted(folder.glob("*_mrsi.nii*"))
-            if acquisition is None or re.search(rf"_acq-{re.escape(acquisition)}_", p.name)]
-    return hits[0] if len(hits) == 1 else None
+def bids_root_of(path: str | Path) -> Path | None:
+    """The BIDS dataset a derivatives ``path`` belongs to: the folder holding its ``derivatives/``."""
+    path = Path(path)
+    return next((p.parent for p in [path, *path.parents] if p.name == "derivatives"), None)
 
 
-def resolve_geometry(
+def raw_mrsi_of(
+    located: LocatedSource, *, bids_dir: str | Path | None = None, filters: dict | None = None, layout=None
+) -> Path | None:
+    """The raw MRSI in BIDS ``mrs/`` matching a fitting output by subject, session and acquisition.
+
+    ``bids_dir`` (else the dataset above ``derivatives/``) or a pybids ``layout`` is searched
+    with :func:`mrsisr.io.niftimrs.find_bids_mrsi`; ``filters`` is the ``--bids-filter-file``
+    key ``mrsi``.  None when no file matches (or no subject is known); several matching files
+    raise :class:`MapLoadingError` naming them and how to choose.
+    """
+    if located.subject is None:
+        return None
+    root = None
+    if layout is None:
+        folder = located.path if located.path.is_dir() else located.path.parent
+        root = Path(bids_dir) if bids_dir is not None else bids_root_of(folder)
+        if root is None or not root.is_dir():
+            return None
+    return find_bids_mrsi(root, subject=located.subject, session=located.session,
+                          acquisition=located.acquisition, filters=filters, layout=layout)
+
+
+@dataclass(frozen=True)
+class GridSource:
+    """The MRSI grid and where it came from.
+
+    ``kind``: ``reference``, ``geometry file``, ``explicit``, ``BIDS mrs/``, ``geometry.json``
+    or ``maps``; ``path``: the file read (None for explicit values); ``frequency``: the 1H
+    frequency (MHz) that file records, when it is a raw MRSI carrying one.
+    """
+
+    geometry: MRSIGeometry
+    kind: str
+    path: Path | None = None
+    frequency: float | None = None
+
+    def describe(self) -> str:
+        nx, ny, nz = self.geometry.shape
+        return f"{nx}x{ny}x{nz} from {self.kind}" + (f" ({self.path})" if self.path else "")
+
+
+def _no_geometry(located: LocatedSource) -> GeometryError:
+    subject = f"sub-{located.subject}" if located.subject else "sub-<label>"
+    return GeometryError(
+        f"no MRSI geometry for {located.path}: give a reference for its grid. LCModel writes none; mrsisr takes it "
+        f"from the raw MRSI in BIDS mrs/ ({subject}/[ses-<label>/]mrs/{subject}[_ses-<label>][_acq-<label>]"
+        f"_mrsi.nii.gz, NIfTI-MRS; matched by subject, session and acq, narrowed with --bids-filter-file key "
+        f"'{MRSI_FILTER_KEY}'), else from geometry.json beside the LCModel output: write it from the raw MRSI or "
+        "any NIfTI on the MRSI grid with `mrsisr-geometry IN.nii.gz geometry.json` (see docs/bids_app.md, "
+        "\"Inputs from your scanner\")"
+    )
+
+
+def find_grid(
     located: LocatedSource,
     reference: str | Path | None = None,
     geometry_file: str | Path | None = None,
     shape=None,
     affine=None,
     first_map: Path | None = None,
-) -> MRSIGeometry:
-    """The MRSI grid, from the first of: ``reference``, ``geometry_file``, ``shape`` + ``affine``,
-    ``geometry.json`` beside the LCModel output, the maps themselves (NIfTI/FSL-MRS
-    sources: ``first_map``), the raw MRSI in BIDS ``mrs/``.
+    *,
+    bids_dir: str | Path | None = None,
+    mrsi_filters: dict | None = None,
+    layout=None,
+) -> GridSource:
+    """The MRSI grid, from the first of: ``reference``, ``geometry_file``, ``shape`` + ``affine``;
+    then for LCModel output the raw MRSI in BIDS ``mrs/`` (:func:`raw_mrsi_of`), else
+    ``geometry.json`` beside it (both present: they must agree); for NIfTI/FSL-MRS maps, the
+    maps themselves (``first_map``).
     """
     if reference is not None:
-        return geometry_from_nifti(reference)
+        geometry, frequency = read_raw_grid(reference)
+        return GridSource(geometry, "reference", Path(reference), frequency)
     if geometry_file is not None:
-        return geometry_from_json(geometry_file)
+        return GridSource(geometry_from_json(geometry_file), "geometry file", Path(geometry_file))
     if shape is not None or affine is not None:
         if shape is None or affine is None:
             raise GeometryError("an explicit geometry needs both shape (nx, ny, nz) and affine (4x4)")
-        return MRSIGeometry(tuple(shape), affine, origin="the explicit shape and affine")
+        return GridSource(MRSIGeometry(tuple(shape), affine, origin="the explicit shape and affine"), "explicit")
+    if not FORMATS[located.format].geometry_beside:
+        if first_map is None:
+            raise _no_geometry(located)
+        return GridSource(geometry_from_nifti(first_map), "maps", Path(first_map))
     folder = located.path if located.path.is_dir() else located.path.parent
-    for candidate in (folder / "geometry.json", folder.parent / "geometry.json"):
-        if FORMATS[located.format].geometry_beside and candidate.is_file():
-            return geometry_from_json(candidate)
-    if first_map is not None:
-        return geometry_from_nifti(first_map)
-    raw = find_raw_mrsi(folder, located.subject, located.session, located.acquisition)
+    beside = next((p for p in (folder / "geometry.json", folder.parent / "geometry.json") if p.is_file()), None)
+    raw = raw_mrsi_of(located, bids_dir=bids_dir, filters=mrsi_filters, layout=layout)
     if raw is not None:
-        return geometry_from_nifti(raw)
-    raise GeometryError(
-        f"no MRSI geometry for {located.path}: give a reference NIfTI, a geometry file, shape and affine, "
-        "or put geometry.json ({'shape': [nx, ny, nz], 'affine': 4x4}) beside the LCModel output"
-    )
+        geometry, frequency = read_raw_grid(raw)
+        if beside is not None:
+            _check_agree(geometry, geometry_from_json(beside))
+        return GridSource(geometry, "BIDS mrs/", raw, frequency)
+    if beside is not None:
+        return GridSource(geometry_from_json(beside), "geometry.json", beside)
+    raise _no_geometry(located)
+
+
+def _check_agree(raw: MRSIGeometry, beside: MRSIGeometry) -> None:
+    """The raw MRSI and a geometry.json beside the fit must describe one grid."""
+    if raw.shape != beside.shape or not np.allclose(raw.affine, beside.affine, atol=1e-3):
+        raise GeometryError(
+            f"the raw MRSI {raw.origin} (grid {list(raw.shape)}, affine {np.round(raw.affine, 3).tolist()}) and "
+            f"{beside.origin} (grid {list(beside.shape)}, affine {np.round(beside.affine, 3).tolist()}) disagree; "
+            "remove the stale geometry.json or rewrite it with mrsisr-geometry"
+        )
+
+
+def resolve_geometry(located: LocatedSource, reference=None, geometry_file=None, shape=None, affine=None,
+                     first_map: Path | None = None, **where) -> MRSIGeometry:
+    """The grid of :func:`find_grid` (without its origin record)."""
+    return find_grid(located, reference, geometry_file, shape, affine, first_map, **where).geometry

@@ -21,13 +21,14 @@ import numpy as np
 
 from mrsisr.grid import load_image
 from mrsisr.io.errors import MapLoadingError
-from mrsisr.io.fslmrs import check_frequency, find_fslmrs_maps, hz_to_ppm, is_fslmrs_folder, read_spectrometer_frequency
+from mrsisr.io.fslmrs import find_fslmrs_maps, find_fslmrsi_folder, hz_to_ppm
 from mrsisr.io.geometry import MRSIGeometry, lcmodel_to_ijk
-from mrsisr.io.lcmodel import CSIMaps, find_csi_outputs, read_control_file, read_csi, read_csi_volume
+from mrsisr.io.lcmodel import CSIMaps, find_csi_outputs, read_csi, read_csi_volume, read_spreadsheet, read_table
+from mrsisr.io.lcmodel_grid import find_control_files, read_lcmodel_grid, spreadsheet_slice
 from mrsisr.io.names import resolve_metabolite, resolve_metabolites
 from mrsisr.io.nifti import find_nifti_maps
 
-__all__ = ["FORMATS", "LocatedSource", "RawMaps", "ReadRequest", "SourceFormat", "map_reader"]
+__all__ = ["FORMATS", "LocatedSource", "RawMaps", "ReadRequest", "SourceFormat", "fsl_frequency_missing", "map_reader"]
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class ReadRequest:
     fsl_scaling: str = "auto"
     fsl_quality_metabolite: str = "NAA"
     frequency: float | None = None
-    reference: Path | None = None
+    frequency_source: str = ""
 
 
 @dataclass
@@ -92,6 +93,7 @@ class SourceFormat:
     detect_file: Callable[[Path], Path | None] | None = None
     first_map: Callable[[LocatedSource], Path | None] | None = None
     geometry_beside: bool = False
+    names: Callable[[LocatedSource, str], list[str]] | None = None
 
 
 def map_reader(geometry: MRSIGeometry, allow_nan: bool) -> Callable[[Path, str], np.ndarray]:
@@ -111,7 +113,7 @@ def _lcmodel_folder(base: Path, acquisition: str | None) -> Path | None:
         folders = [p for p in folders if p.name.endswith(f"acq-{acquisition}")]
     if len(folders) > 1:
         raise MapLoadingError(
-            f"{base} holds several LCModel runs ({', '.join(p.name for p in folders)}); choose one with acquisition"
+            f"{base} holds several LCModel runs ({', '.join(p.name for p in folders)}); choose one with acquisition (command line: --acquisition)"
         )
     return folders[0] if folders and find_csi_outputs(folders[0]) else None
 
@@ -133,24 +135,40 @@ def _detect_spreadsheets(base: Path, acquisition: str | None, explicit: bool) ->
         return None
     if any(entry["csv"] for entry in find_csi_outputs(folder).values()):
         return folder
-    raise MapLoadingError(f"{folder} holds LCModel tables but no sl<z>.csv spreadsheet")
+    raise MapLoadingError(
+        f"{folder} holds LCModel tables but no CSI spreadsheet (a .csv with LCModel's header Row, Col, <met>, ...)"
+    )
 
 
 def _csv_slice(path: Path, n_slices: int) -> int:
-    """Which slice a lone spreadsheet holds: ``sl<z>`` in its name, ``islice`` of control.file, or 1 of 1."""
-    index = find_csi_outputs(path.parent)
-    for z, entry in index.items():
-        if entry["csv"] == path:
-            return z
-    control = path.parent / "control.file"
-    if control.is_file() and "islice" in read_control_file(control):
-        return int(read_control_file(control)["islice"])
+    """Which slice a lone spreadsheet holds: its run's ``islice`` (control file), ``sl<z>`` in its name, or 1 of 1."""
+    z = spreadsheet_slice(path, [read_lcmodel_grid(c) for c in find_control_files(path.parent)])
+    if z is not None:
+        return z
     if n_slices == 1:
         return 1
     raise MapLoadingError(
         f"{path}: cannot tell which of the {n_slices} slices this spreadsheet holds; "
-        "name it sl<z>.csv or keep LCModel's control.file (islice) beside it"
+        "keep LCModel's control file (islice, filcsv) beside it or name it sl<z>.csv"
     )
+
+
+def _lcmodel_names(located: LocatedSource, prefer: str) -> list[str]:
+    """Names in an LCModel run: each slice's spreadsheet header, or its first table with concentrations."""
+    if located.path.is_file():
+        return list(read_spreadsheet(located.path).names)
+    names: list[str] = []
+    for entry in find_csi_outputs(located.path).values():
+        if entry["csv"] is not None and (prefer == "csv" or not entry["tables"]):
+            names += read_spreadsheet(entry["csv"]).names
+            continue
+        for path in entry["tables"].values():
+            try:
+                names += read_table(path).names
+                break
+            except MapLoadingError:  # a FATAL voxel: try the next table
+                continue
+    return list(dict.fromkeys(names))
 
 
 def _stack_slice(plane: CSIMaps, z: int, n_slices: int) -> CSIMaps:
@@ -245,7 +263,16 @@ def _read_nifti_set(located: LocatedSource, geometry: MRSIGeometry, request: Rea
 # FSL-MRS fsl_mrsi output folders
 # --------------------------------------------------------------------------
 def _detect_fslmrs(base: Path, acquisition: str | None, explicit: bool) -> Path | None:
-    return base if is_fslmrs_folder(base) else None
+    return find_fslmrsi_folder(base, acquisition)
+
+
+def fsl_frequency_missing(located: LocatedSource) -> MapLoadingError:
+    """The error of an ``fsl_mrsi`` FWHM (Hz) that no frequency converts (raised by the loader and the inspection)."""
+    return MapLoadingError(
+        f"{located.path}: fsl_mrsi writes FWHM in Hz; give spectrometer_frequency in MHz (command line: "
+        "--spectrometer-frequency) to convert it to ppm: neither fit/fit.nii.gz nor a raw NIfTI-MRS in BIDS "
+        "mrs/ records SpectrometerFrequency"
+    )
 
 
 def _read_fslmrs(located: LocatedSource, geometry: MRSIGeometry, request: ReadRequest) -> RawMaps:
@@ -263,39 +290,39 @@ def _read_fslmrs(located: LocatedSource, geometry: MRSIGeometry, request: ReadRe
     if quality_names:
         _, name = resolve_metabolite(request.fsl_quality_metabolite, quality_names,
                                      where=f"{located.path}/qc (S/N and FWHM)")
-        frequency = request.frequency
-        if frequency is None and request.reference is not None:
-            frequency = read_spectrometer_frequency(request.reference)
-        if frequency is None:
-            raise MapLoadingError(
-                f"{located.path}: fsl_mrsi writes FWHM in Hz; give spectrometer_frequency (MHz) or a NIfTI-MRS "
-                "reference carrying SpectrometerFrequency, to convert it to ppm"
-            )
+        if request.frequency is None:
+            raise fsl_frequency_missing(located)
         raw.snr = read(maps.snr[name], f"{name} S/N map")
         fwhm_hz = read(maps.fwhm[name], f"{name} FWHM map")
-        raw.fwhm = hz_to_ppm(fwhm_hz, check_frequency(frequency, "spectrometer_frequency"))
-        raw.quality_source = f"fsl_mrsi qc/{name}_snr, qc/{name}_fwhm (Hz / {float(frequency)} MHz)"
+        raw.fwhm = hz_to_ppm(fwhm_hz, request.frequency)
+        raw.quality_source = (f"fsl_mrsi qc/{name}_snr, qc/{name}_fwhm (Hz / {float(request.frequency)} MHz"
+                              + (f", from {request.frequency_source})" if request.frequency_source else ")"))
     return raw
 
 
 #: The formats, in the order ``auto`` tries them.
 FORMATS: dict[str, SourceFormat] = {
     "fsl-mrs": SourceFormat(
-        detect=_detect_fslmrs, read=_read_fslmrs, expected="an fsl_mrsi folder (concs/<scaling>/<Met>.nii.gz)",
+        detect=_detect_fslmrs, read=_read_fslmrs,
+        expected="an fsl_mrsi output folder, any name, here or one or two levels below (concs/<scaling>/, qc/)",
         first_map=lambda located: next(iter(find_fslmrs_maps(located.path).conc.values()), None),
+        names=lambda located, scaling: list(find_fslmrs_maps(located.path, scaling).conc),
     ),
     "table": SourceFormat(
         detect=_detect_tables, read=_read_lcmodel, geometry_beside=True,
         expected="[<stem>_]sl<z>_<row>-<col>.table files (here or in lcmodel[_acq-N]/)",
+        names=lambda located, _: _lcmodel_names(located, "table"),
     ),
     "csv": SourceFormat(
         detect=_detect_spreadsheets, read=_read_lcmodel, geometry_beside=True,
         detect_file=lambda path: path if path.suffix.lower() == ".csv" else None,
-        expected="sl<z>.csv spreadsheets (here or in lcmodel[_acq-N]/)",
+        expected="CSI spreadsheets, any name (LCModel's filcsv; here or in lcmodel[_acq-N]/)",
+        names=lambda located, _: _lcmodel_names(located, "csv"),
     ),
     "nifti": SourceFormat(
         detect=_detect_nifti_set, read=_read_nifti_set, detect_file=_nifti_file_set,
         first_map=lambda located: next(iter(_nifti_set(located).signal.values())),
         expected="*_met-<Met>_desc-signal_mrsi.nii.gz maps",
+        names=lambda located, _: list(_nifti_set(located).signal),
     ),
 }

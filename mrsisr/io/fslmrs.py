@@ -29,13 +29,19 @@ __all__ = [
     "check_frequency",
     "FSLMRSMapSet",
     "find_fslmrs_maps",
+    "find_fslmrsi_folder",
+    "fit_frequency",
     "hz_to_ppm",
     "is_fslmrs_folder",
     "read_spectrometer_frequency",
 ]
 
-#: Scalings ``fsl_mrsi`` may write, in the order ``scaling="auto"`` prefers them.
-FSL_SCALINGS = ("molarity", "molality", "internal", "raw")
+#: Scalings ``fsl_mrsi`` may write, in the order ``scaling="auto"`` prefers them: FSL-MRS's own
+#: preference (``fsl_mrs_summarise`` shows molality, else internal, else raw).  ``molality`` and
+#: ``molarity`` exist only when a water reference was given; ``internal`` is relative to Cr+PCr.
+FSL_SCALINGS = ("molality", "molarity", "internal", "raw")
+#: Sub-folders of an ``fsl_mrsi`` output that never hold another output (not searched).
+_OWN_FOLDERS = {"concs", "uncertainties", "qc", "fit", "nuisance", "misc"}
 _NIFTI_MRS_ECODE = 44
 
 
@@ -56,9 +62,47 @@ def _stem(path: Path) -> str:
 
 
 def is_fslmrs_folder(directory: str | Path) -> bool:
-    """Whether ``directory`` looks like ``fsl_mrsi`` output (a ``concs/`` folder of scalings)."""
+    """Whether ``directory`` is ``fsl_mrsi`` output: ``concs/<scaling>/`` and ``qc/`` (any folder name)."""
     concs = Path(directory) / "concs"
-    return concs.is_dir() and any((concs / s).is_dir() for s in FSL_SCALINGS)
+    return concs.is_dir() and (Path(directory) / "qc").is_dir() and any((concs / s).is_dir() for s in FSL_SCALINGS)
+
+
+def find_fslmrsi_folder(base: str | Path, acquisition: str | None = None) -> Path | None:
+    """The ``fsl_mrsi --output`` folder at or under ``base`` (two levels deep), found by its content.
+
+    ``fsl_mrsi --output sub-01/mrsi_fit`` may be given any name; with ``acquisition`` only
+    folders whose path below ``base`` carries ``acq-<label>`` count.  None when there is none;
+    :class:`MapLoadingError` listing them when several compete.
+    """
+    base = Path(base)
+    if is_fslmrs_folder(base):
+        return base
+    found = []
+    for child in sorted(p for p in base.iterdir() if p.is_dir() and p.name not in _OWN_FOLDERS) if base.is_dir() else []:
+        if is_fslmrs_folder(child):
+            found.append(child)
+            continue
+        found += [g for g in sorted(child.iterdir()) if g.is_dir() and is_fslmrs_folder(g)]
+    if acquisition is not None:
+        found = [p for p in found if f"acq-{acquisition}" in p.relative_to(base).as_posix()]
+    if len(found) > 1:
+        raise MapLoadingError(
+            f"{base} holds several fsl_mrsi outputs ({', '.join(p.relative_to(base).as_posix() for p in found)}); "
+            "keep one per subject/session, or name each with acq-<label> and choose one with --acquisition"
+        )
+    return found[0] if found else None
+
+
+def fit_frequency(directory: str | Path) -> float | None:
+    """The 1H frequency (MHz) recorded in ``fit/fit.nii.gz`` (NIfTI-MRS) of an ``fsl_mrsi`` output, if any."""
+    for name in ("fit.nii.gz", "fit.nii"):
+        path = Path(directory) / "fit" / name
+        if path.is_file():
+            try:
+                return read_spectrometer_frequency(path)
+            except MapLoadingError:
+                return None
+    return None
 
 
 def find_fslmrs_maps(directory: str | Path, scaling: str = "auto") -> FSLMRSMapSet:
@@ -67,7 +111,7 @@ def find_fslmrs_maps(directory: str | Path, scaling: str = "auto") -> FSLMRSMapS
     if not is_fslmrs_folder(directory):
         raise MapLoadingError(
             f"{directory} is not an fsl_mrsi output folder; expected concs/<scaling>/<Met>.nii.gz "
-            f"with scaling one of {', '.join(FSL_SCALINGS)}"
+            f"with scaling one of {', '.join(FSL_SCALINGS)}, and qc/"
         )
     present = [s for s in FSL_SCALINGS if any((directory / "concs" / s).glob("*.nii*"))]
     if scaling == "auto":
@@ -136,5 +180,5 @@ def read_spectrometer_frequency(path: str | Path) -> float:
                 return check_frequency(value[0] if isinstance(value, list) else value, str(path))
     raise MapLoadingError(
         f"{path}: no SpectrometerFrequency in its NIfTI-MRS header or JSON sidecar; "
-        "give spectrometer_frequency (MHz) explicitly"
+        "give spectrometer_frequency in MHz (command line: --spectrometer-frequency)"
     )

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from mrsisr.io.errors import GeometryError, LCModelFitFailedError, LCModelFormatError, MapLoadingError
+from mrsisr.io.lcmodel_grid import find_spreadsheets
 from mrsisr.io.lcmodel_text import (
     LCModelSpreadsheet,
     LCModelTable,
@@ -74,7 +75,9 @@ class CSIMaps:
 def find_csi_outputs(directory: str | Path, stem: str | None = None) -> dict[int, dict]:
     """Index a CSI output folder: ``{slice: {"tables": {(row, col): path}, "csv": path | None}}``.
 
-    Tables are ``[<stem>_]sl<z>_<row>-<col>.table``, spreadsheets ``[<stem>_]sl<z>.csv``.
+    Tables are ``[<stem>_]sl<z>_<row>-<col>.table``; spreadsheets ``[<stem>_]sl<z>.csv`` or any
+    ``.csv`` whose header is LCModel's (``filcsv`` may be ``spreadsheet.csv``), its slice told
+    by the run's control file (:func:`mrsisr.io.lcmodel_grid.find_spreadsheets`).
     Several stems in one folder are ambiguous unless ``stem`` picks one.
     """
     directory = Path(directory)
@@ -95,8 +98,12 @@ def find_csi_outputs(directory: str | Path, stem: str | None = None) -> dict[int
             slot["csv"] = entry
     if len(stems) > 1:
         raise MapLoadingError(
-            f"{directory} holds LCModel outputs of several runs (stems {sorted(map(str, stems))}); pick one with stem="
+            f"{directory} holds LCModel outputs of several runs (stems {sorted(map(str, stems))}); pick one with stem=, or keep one run per folder"
         )
+    named = {slot["csv"] for slot in index.values() if slot["csv"] is not None}
+    if not named:
+        for z, path in find_spreadsheets(directory).items():
+            index.setdefault(z, {"tables": {}, "csv": None})["csv"] = path
     return index
 
 

@@ -25,12 +25,12 @@ from pathlib import Path
 import numpy as np
 
 from mrsisr import METABOLITES
-from mrsisr.io.discovery import locate_source, resolve_geometry
 from mrsisr.io.errors import MapLoadingError
 from mrsisr.io.formats import FORMATS, LocatedSource, RawMaps, ReadRequest, map_reader
-from mrsisr.io.geometry import CONVENTION, MRSIGeometry, check_in_plane_matrix, lcmodel_to_ijk
+from mrsisr.io.geometry import CONVENTION, MRSIGeometry, lcmodel_to_ijk
 from mrsisr.io.lcmodel import find_csi_outputs, read_csi_volume
 from mrsisr.io.nifti import find_nifti_maps, save_map
+from mrsisr.io.preflight import QualityCriteria, prepare_source
 
 __all__ = ["LoadedMaps", "load_metabolite_maps", "save_loaded_maps"]
 
@@ -54,6 +54,9 @@ class LoadedMaps:
     notes: list[str] = field(default_factory=list)
     negative_voxels: dict[str, int] = field(default_factory=dict)
     missing_by_slice: dict[str, dict[int, int]] = field(default_factory=dict)
+    quality_criteria: QualityCriteria | None = None
+    geometry_source: str = ""
+    spectrometer_frequency: float | None = None
 
     @property
     def acquired_matrix(self) -> int:
@@ -112,36 +115,47 @@ def load_metabolite_maps(
     spectrometer_frequency: float | None = None,
     fsl_scaling: str = "auto",
     fsl_quality_metabolite: str = "NAA",
+    bids_dir: str | Path | None = None,
+    mrsi_filters: dict | None = None,
+    layout=None,
 ) -> LoadedMaps:
     """Read ``metabolites`` (canonical names or aliases) from a fitting output onto the MRSI grid.
 
     ``source``, ``source_format``, ``subject``/``session``/``acquisition``: what to read
     (see :func:`mrsisr.io.discovery.locate_source`).  ``reference``, ``geometry_file``,
     ``grid_shape`` + ``grid_affine``: the MRSI grid (see
-    :func:`mrsisr.io.discovery.resolve_geometry`).  ``name_overrides``: explicit source
+    :func:`mrsisr.io.discovery.find_grid`; LCModel's own grid is checked against it, see
+    :func:`mrsisr.io.preflight.prepare_source`).  ``bids_dir`` (default: the dataset above
+    ``derivatives/``) or a pybids ``layout``, with ``mrsi_filters`` (``--bids-filter-file`` key
+    ``mrsi``): where the raw MRSI of BIDS ``mrs/`` is looked up.  ``name_overrides``: explicit source
     name per requested metabolite.  ``require_quality``: fail when no S/N and FWHM
     are found (else NaN maps and a warning).  ``allow_nan``: NaN in input NIfTI maps
     means a missing voxel instead of an error.  ``snr_map``/``fwhm_map``: explicit
-    quality maps (FWHM in ppm).  FSL-MRS only: ``spectrometer_frequency`` (MHz; else
-    read from a NIfTI-MRS ``reference``), ``fsl_scaling``, ``fsl_quality_metabolite``
-    (whose qc S/N and FWHM stand for the voxel).
+    quality maps (FWHM in ppm).  FSL-MRS only: ``spectrometer_frequency`` (MHz; only where
+    neither ``fit/fit.nii.gz`` nor the raw MRSI records it), ``fsl_scaling`` (``auto``: the first
+    of :data:`mrsisr.io.fslmrs.FSL_SCALINGS` present), ``fsl_quality_metabolite`` (whose qc S/N
+    and FWHM stand for the voxel).
 
     Raises a :class:`~mrsisr.io.errors.MapLoadingError` subclass naming the file for
     every unusable input (see :mod:`mrsisr.io.errors`).
     """
-    located = locate_source(source, source_format, subject, session, acquisition)
-    fmt = FORMATS[located.format]
-    geometry = resolve_geometry(located, reference, geometry_file, grid_shape, grid_affine,
-                                fmt.first_map(located) if fmt.first_map else None)
-    check_in_plane_matrix(geometry)
     requested = list(metabolites)
     if not requested:
         raise MapLoadingError("no metabolites requested; give canonical names such as " + ", ".join(METABOLITES))
+    prepared = prepare_source(
+        source, source_format=source_format, subject=subject, session=session, acquisition=acquisition,
+        reference=reference, geometry_file=geometry_file, grid_shape=grid_shape, grid_affine=grid_affine,
+        spectrometer_frequency=spectrometer_frequency, bids_dir=bids_dir, mrsi_filters=mrsi_filters, layout=layout,
+    )
+    located, geometry = prepared.located, prepared.grid.geometry
     request = ReadRequest(tuple(requested), name_overrides, allow_nan, fsl_scaling, fsl_quality_metabolite,
-                          spectrometer_frequency, reference)
-    raw = fmt.read(located, geometry, request)
+                          prepared.frequency if located.format == "fsl-mrs" else None, prepared.frequency_source)
+    raw = FORMATS[located.format].read(located, geometry, request)
     _external_quality(raw, located, geometry, snr_map, fwhm_map, allow_nan)
-    return _assemble(raw, geometry, located, require_quality)
+    maps = _assemble(raw, geometry, located, require_quality)
+    maps.geometry_source = prepared.grid.describe()
+    maps.spectrometer_frequency = prepared.frequency
+    return maps
 
 
 def _assemble(raw: RawMaps, geometry, located, require_quality) -> LoadedMaps:
@@ -168,14 +182,17 @@ def _assemble(raw: RawMaps, geometry, located, require_quality) -> LoadedMaps:
         )
         if require_quality:
             raise MapLoadingError(message + " (or set require_quality=False)")
-        warnings.warn(message + "; S/N and FWHM maps are written as NaN")
+        warnings.warn(message + "; S/N and FWHM maps are written as NaN and only the %SD (--crlb-max) and "
+                      "skull criteria can be applied")
+    crlb = bool(np.isfinite(np.where(raw.present[..., None], sd, np.nan)).any())
+    criteria = QualityCriteria(snr=quality, fwhm=quality, crlb=crlb, source=raw.quality_source if quality else "")
     nan = np.full(geometry.shape, np.nan)
     return LoadedMaps(
         geometry=geometry, metabolites=[c for c, _ in resolved], source_names=names,
         conc=np.where(valid, conc, np.nan), sd=np.where(raw.present[..., None], sd, np.nan), valid=valid,
         snr=raw.snr if quality else nan, fwhm=raw.fwhm if quality else nan.copy(), quality_available=quality,
         source_format=located.format, source=located.path, quality_source=raw.quality_source,
-        negative_voxels=negative, missing_by_slice=dict(raw.missing_by_slice or {}),
+        negative_voxels=negative, missing_by_slice=dict(raw.missing_by_slice or {}), quality_criteria=criteria,
     )
 
 
@@ -230,7 +247,9 @@ def save_loaded_maps(maps: LoadedMaps, out_dir: str | Path) -> dict[str, Path]:
         "Metabolites": maps.metabolites, "SourceNames": maps.source_names, "SourceFormat": maps.source_format,
         "Source": str(maps.source), "AcquiredMatrix": maps.acquired_matrix, "QualityAvailable": maps.quality_available,
         "QualitySource": maps.quality_source, "FWHMUnits": "ppm", "SDUnits": "percent",
-        "GeometrySource": maps.geometry.origin, "Convention": CONVENTION,
+        "GeometrySource": maps.geometry.origin, "Geometry": maps.geometry_source, "Convention": CONVENTION,
+        "QualityCriteria": maps.quality_criteria.as_json() if maps.quality_criteria else None,
+        "SpectrometerFrequency": maps.spectrometer_frequency,
         "ValidRule": "present, fit not failed, finite and positive concentration (negative ones clipped to 0)",
         "NegativeVoxels": maps.negative_voxels,
         "MissingFromSlices": {met: {str(z): n for z, n in by_slice.items()} for met, by_slice in

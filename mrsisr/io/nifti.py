@@ -58,10 +58,15 @@ def parse_bids_name(name: str) -> tuple[dict[str, str], str] | None:
     return entities, suffix
 
 
+#: The app's option for each loader argument named in error messages.
+_CLI_OPTIONS = {"subject": "--participant-label", "session": "--session-label", "acquisition": "--acquisition"}
+
+
 def _pick_one(values: set, what: str, directory: Path, option: str) -> None:
     if len(values) > 1:
         raise MapLoadingError(
             f"{directory} holds maps of several {what} ({', '.join(sorted(map(str, values)))}); choose one with {option}"
+            + (f" (command line: {_CLI_OPTIONS[option]})" if option in _CLI_OPTIONS else "")
         )
 
 

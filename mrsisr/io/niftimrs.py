@@ -19,11 +19,12 @@ import nibabel as nib
 import numpy as np
 
 from mrsisr.io.errors import GeometryError, MapLoadingError
-from mrsisr.io.fslmrs import check_frequency
-from mrsisr.io.geometry import MRSIGeometry
+from mrsisr.io.fslmrs import check_frequency, read_spectrometer_frequency
+from mrsisr.io.geometry import MRSIGeometry, geometry_from_nifti
 from mrsisr.io.nifti import parse_bids_name
 
-__all__ = ["MRSI_FILTER_KEY", "MRSI_QUERY", "RawMRSI", "find_bids_mrsi", "is_nifti_mrs", "read_nifti_mrs"]
+__all__ = ["MRSI_FILTER_KEY", "MRSI_QUERY", "RawMRSI", "find_bids_mrsi", "is_nifti_mrs", "read_nifti_mrs",
+           "read_raw_grid"]
 
 #: The pybids query of the raw MRSI (merged with the ``--bids-filter-file`` key :data:`MRSI_FILTER_KEY`).
 MRSI_QUERY: dict = {"datatype": "mrs", "suffix": "mrsi", "extension": [".nii", ".nii.gz"]}
@@ -108,6 +109,23 @@ def read_nifti_mrs(path: str | Path) -> RawMRSI:
         spectrometer_frequency=frequency, nucleus=str(nucleus[0]) if nucleus else "",
         spectral_points=int(image.shape[3]),
     )
+
+
+def read_raw_grid(path: str | Path) -> tuple[MRSIGeometry, float | None]:
+    """The grid and 1H frequency (MHz) of a raw MRSI: NIfTI-MRS is validated (:func:`read_nifti_mrs`);
+    other NIfTI gives its first three dimensions and the frequency of a code-44 extension or JSON sidecar."""
+    try:
+        intent = str(nib.load(str(path)).header.get_intent()[2])
+    except Exception:  # unreadable: let read_nifti_mrs name the problem
+        intent = "mrs_v"
+    if intent.startswith("mrs_v"):
+        raw = read_nifti_mrs(path)
+        return raw.geometry, raw.spectrometer_frequency
+    geometry = geometry_from_nifti(path)
+    try:
+        return geometry, read_spectrometer_frequency(path)
+    except MapLoadingError:
+        return geometry, None
 
 
 def _label(value: str | None, prefix: str) -> str | None:
