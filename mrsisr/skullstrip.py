@@ -94,20 +94,25 @@ def configure_numba_cache() -> Path:
     return folder
 
 
-def _work_grid(img: nib.Nifti1Image, resolution_mm: float | None) -> nib.Nifti1Image:
-    """``img`` on the isotropic grid brainextractor runs on (``img`` itself when already fine).
+def _work_grid(img: nib.Nifti1Image, resolution_mm: float | None) -> tuple[nib.Nifti1Image, np.ndarray]:
+    """``img`` on the isotropic grid brainextractor runs on, and the work-to-image voxel scaling.
 
     The voxel size is ``resolution_mm`` when the image is finer than that, else its smallest
-    voxel size; brainextractor assumes isotropic voxels (it scales by the first voxel size).
+    voxel size (brainextractor assumes isotropic voxels: it scales by the first voxel size).
+    The work grid has the image's axes and first voxel, each axis scaled (voxel ``w`` lies at
+    image voxel ``w · scale``), so both resamplings are separable (scipy's fast diagonal path).
     """
     zooms = np.asarray(img.header.get_zooms()[:3], dtype=float)
     voxel = max(float(zooms.min()), float(resolution_mm or 0.0))
-    work = nib.Nifti1Image(img.get_fdata(dtype=np.float32), img.affine)
-    if np.allclose(zooms, voxel, rtol=1e-3):
-        return work
-    from nibabel.processing import resample_to_output
+    data = img.get_fdata(dtype=np.float32)
+    scale = voxel / zooms
+    if np.allclose(scale, 1.0, rtol=1e-3):
+        return nib.Nifti1Image(data, img.affine), np.ones(3)
+    from scipy.ndimage import affine_transform
 
-    return resample_to_output(work, voxel_sizes=voxel, order=1)
+    shape = tuple(int(n) for n in np.floor((np.asarray(img.shape[:3]) - 1) / scale) + 1)
+    affine = img.affine @ np.diag([*scale, 1.0])
+    return nib.Nifti1Image(affine_transform(data, scale, output_shape=shape, order=1, mode="nearest"), affine), scale
 
 
 def _brainextractor_mask(
@@ -115,9 +120,9 @@ def _brainextractor_mask(
 ) -> np.ndarray:
     """Run brainextractor quietly on the work grid (:func:`_work_grid`); the mask on ``img``'s grid.
 
-    A mask from another grid is brought back by linear interpolation, threshold 0.5.
+    A mask from a coarser grid is brought back by linear interpolation, threshold 0.5.
     """
-    work = _work_grid(img, resolution_mm)
+    work, scale = _work_grid(img, resolution_mm)
     configure_numba_cache()
     with quiet_output(), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -128,11 +133,12 @@ def _brainextractor_mask(
         mask = extractor.compute_mask() > 0
     for item in caught:
         warnings.warn(f"brainextractor: {item.message}", item.category, stacklevel=3)
-    if work.shape != img.shape or not np.allclose(work.affine, img.affine):
-        from nibabel.processing import resample_from_to
+    if work.shape != img.shape[:3]:
+        from scipy.ndimage import affine_transform
 
-        back = resample_from_to(nib.Nifti1Image(mask.astype(np.float32), work.affine), img, order=1)
-        mask = back.get_fdata() >= 0.5
+        back = affine_transform(mask.astype(np.float32), 1.0 / scale, output_shape=img.shape[:3], order=1,
+                                mode="nearest")
+        mask = back >= 0.5
     return mask
 
 

@@ -63,10 +63,15 @@ def test_work_grid_is_isotropic_and_never_finer_than_the_image():
     def image(zooms):
         return nib.Nifti1Image(np.ones((20, 20, 20), np.float32), np.diag([*zooms, 1.0]))
 
-    assert skullstrip._work_grid(image((1, 1, 1)), 2.0).header.get_zooms() == (2.0, 2.0, 2.0)
-    assert skullstrip._work_grid(image((1, 1, 1)), None).shape == (20, 20, 20)
-    assert skullstrip._work_grid(image((3, 3, 3)), 2.0).header.get_zooms() == (3.0, 3.0, 3.0)
-    assert skullstrip._work_grid(image((2, 2, 3)), 2.0).header.get_zooms() == (2.0, 2.0, 2.0)
+    work, scale = skullstrip._work_grid(image((1, 1, 1)), 2.0)
+    assert work.header.get_zooms() == (2.0, 2.0, 2.0) and work.shape == (10, 10, 10)
+    np.testing.assert_allclose(scale, 2.0)
+    np.testing.assert_allclose(work.affine[:3, 3], 0.0)  # first voxel kept: voxel w is image voxel 2w
+    assert skullstrip._work_grid(image((1, 1, 1)), None)[0].shape == (20, 20, 20)
+    assert skullstrip._work_grid(image((3, 3, 3)), 2.0)[0].header.get_zooms() == (3.0, 3.0, 3.0)
+    work, scale = skullstrip._work_grid(image((2, 2, 3)), 2.0)
+    assert work.header.get_zooms() == (2.0, 2.0, 2.0) and work.shape == (20, 20, 29)
+    np.testing.assert_allclose(scale, [1.0, 1.0, 2 / 3])
 
 
 @pytest.fixture
