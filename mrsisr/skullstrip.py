@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sys
+import tempfile
 import warnings
+from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 
+from mrsisr.defaults import SKULLSTRIP_RESOLUTION_MM
 from mrsisr.grid import load_nifti
 
-__all__ = ["quiet_output", "skullstrip_python"]
+__all__ = ["configure_numba_cache", "quiet_output", "skullstrip_python", "warm_numba_cache"]
 
 
 @contextlib.contextmanager
@@ -52,20 +56,74 @@ def quiet_output():
             os.close(fd)
 
 
-def _brainextractor_mask(img: nib.Nifti1Image, frac: float, iterations: int) -> np.ndarray:
-    """Run brainextractor quietly; images with anisotropic voxels go through an isotropic grid.
+def _writable(folder: Path) -> bool:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError:
+        return False
+    return True
 
-    brainextractor works in voxel units scaled by the first voxel size only, so an
-    anisotropic image is resampled (linear) to its smallest voxel size first and the
-    mask brought back (linear, threshold 0.5).
+
+def configure_numba_cache() -> Path:
+    """Point numba's cache of compiled kernels at a folder this user can write; returns it.
+
+    brainextractor's kernels are compiled with ``cache=True``; numba only uses a cache folder it
+    can write. ``NUMBA_CACHE_DIR`` is kept when writable (the container pre-warms it at build
+    time). Otherwise the cache goes to ``$XDG_CACHE_HOME/mrsisr/numba`` (``~/.cache/...``; a
+    temporary folder when the home is read-only), seeded from a read-only ``NUMBA_CACHE_DIR``
+    (a pre-warmed Apptainer image), so that only the first run on a machine compiles. Must run
+    before brainextractor is imported (numba binds a function's cache when it is decorated).
     """
-    from nibabel.processing import resample_from_to, resample_to_output
+    configured = os.environ.get("NUMBA_CACHE_DIR")
+    if configured and _writable(Path(configured)):
+        folder = Path(configured)
+    else:
+        home_cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        folder = home_cache / "mrsisr" / "numba"
+        if not _writable(folder):
+            folder = Path(tempfile.gettempdir()) / f"mrsisr-numba-{os.getuid()}"
+            folder.mkdir(parents=True, exist_ok=True)
+        if configured and Path(configured).is_dir():
+            shutil.copytree(configured, folder, dirs_exist_ok=True)
+        os.environ["NUMBA_CACHE_DIR"] = str(folder)
+    if "numba" in sys.modules:  # numba read its configuration when it was imported
+        from numba.core import config
 
+        config.reload_config()
+    return folder
+
+
+def _work_grid(img: nib.Nifti1Image, resolution_mm: float | None) -> tuple[nib.Nifti1Image, np.ndarray]:
+    """``img`` on the isotropic grid brainextractor runs on, and the work-to-image voxel scaling.
+
+    The voxel size is ``resolution_mm`` when the image is finer than that, else its smallest
+    voxel size (brainextractor assumes isotropic voxels: it scales by the first voxel size).
+    The work grid has the image's axes and first voxel, each axis scaled (voxel ``w`` lies at
+    image voxel ``w · scale``), so both resamplings are separable (scipy's fast diagonal path).
+    """
     zooms = np.asarray(img.header.get_zooms()[:3], dtype=float)
-    work = nib.Nifti1Image(img.get_fdata(dtype=np.float32), img.affine)
-    isotropic = np.allclose(zooms, zooms[0], rtol=1e-3)
-    if not isotropic:
-        work = resample_to_output(work, voxel_sizes=float(zooms.min()), order=1)
+    voxel = max(float(zooms.min()), float(resolution_mm or 0.0))
+    data = img.get_fdata(dtype=np.float32)
+    scale = voxel / zooms
+    if np.allclose(scale, 1.0, rtol=1e-3):
+        return nib.Nifti1Image(data, img.affine), np.ones(3)
+    from scipy.ndimage import affine_transform
+
+    shape = tuple(int(n) for n in np.floor((np.asarray(img.shape[:3]) - 1) / scale) + 1)
+    affine = img.affine @ np.diag([*scale, 1.0])
+    return nib.Nifti1Image(affine_transform(data, scale, output_shape=shape, order=1, mode="nearest"), affine), scale
+
+
+def _brainextractor_mask(
+    img: nib.Nifti1Image, frac: float, iterations: int, resolution_mm: float | None
+) -> np.ndarray:
+    """Run brainextractor quietly on the work grid (:func:`_work_grid`); the mask on ``img``'s grid.
+
+    A mask from a coarser grid is brought back by linear interpolation, threshold 0.5.
+    """
+    work, scale = _work_grid(img, resolution_mm)
+    configure_numba_cache()
     with quiet_output(), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         from brainextractor import BrainExtractor
@@ -75,10 +133,26 @@ def _brainextractor_mask(img: nib.Nifti1Image, frac: float, iterations: int) -> 
         mask = extractor.compute_mask() > 0
     for item in caught:
         warnings.warn(f"brainextractor: {item.message}", item.category, stacklevel=3)
-    if not isotropic:
-        back = resample_from_to(nib.Nifti1Image(mask.astype(np.float32), work.affine), img, order=1)
-        mask = back.get_fdata() >= 0.5
+    if work.shape != img.shape[:3]:
+        from scipy.ndimage import affine_transform
+
+        back = affine_transform(mask.astype(np.float32), 1.0 / scale, output_shape=img.shape[:3], order=1,
+                                mode="nearest")
+        mask = back >= 0.5
     return mask
+
+
+def warm_numba_cache(iterations: int = 5) -> Path:
+    """Compile brainextractor's kernels into the cache (:func:`configure_numba_cache`); returns it.
+
+    Runs a short extraction of the 4 mm MNI head phantom, the same calls as a real run; the
+    container recipe runs it at build time so that no run pays the compile.
+    """
+    from mrsisr.anatomy import mni_head_phantom
+
+    head = mni_head_phantom(2)[0]
+    _brainextractor_mask(head, 0.5, iterations, 4.0)
+    return Path(os.environ["NUMBA_CACHE_DIR"])
 
 
 def skullstrip_python(
@@ -87,6 +161,7 @@ def skullstrip_python(
     mask_file: str,
     frac: float = 0.5,
     iterations: int = 1000,
+    resolution_mm: float | None = SKULLSTRIP_RESOLUTION_MM,
 ) -> tuple[str, str]:
     """Brain-extract ``in_file`` with ``brainextractor``; write the brain and its mask.
 
@@ -100,10 +175,12 @@ def skullstrip_python(
         BET's fractional intensity threshold (smaller gives a larger brain).
     iterations : int
         Surface-deformation iterations (BET uses 1000).
+    resolution_mm : float or None
+        Voxel size (mm) of the isotropic grid brainextractor runs on when the T1w is finer
+        (the mask's consumers work at 1.1–3.4 mm); None: the T1w's smallest voxel size.
 
-    Images with anisotropic voxels are extracted on an isotropic grid at their
-    smallest voxel size (brainextractor assumes isotropic voxels) and the mask is
-    brought back to the input grid.
+    The extraction runs on an isotropic grid (brainextractor assumes isotropic voxels)
+    and the mask is brought back to the input grid (linear, threshold 0.5).
 
     Examples
     --------
@@ -118,7 +195,7 @@ def skullstrip_python(
     if not 0.0 < frac < 1.0:
         raise ValueError(f"frac must lie in (0, 1); got {frac}.")
     img = load_nifti(in_file, "T1w", require_signal=True)
-    mask = _brainextractor_mask(img, frac, iterations)
+    mask = _brainextractor_mask(img, frac, iterations, resolution_mm)
     if not mask.any():
         raise RuntimeError(f"brainextractor found no brain in {in_file}; check the image (is it a T1w head?).")
     brain = np.where(mask, img.get_fdata(), 0.0)

@@ -23,6 +23,7 @@ from nipype.interfaces import fsl
 from nipype.interfaces.base import File, SimpleInterface, traits
 from nipype.utils.filemanip import split_filename
 
+from mrsisr.defaults import SKULLSTRIP_RESOLUTION_MM
 from mrsisr.grid import load_nifti
 from mrsisr.interfaces.backend import BackendInputSpec, BackendOutputSpec, resolve_backend
 from mrsisr.skullstrip import skullstrip_python
@@ -67,6 +68,14 @@ class _SkullStripInputSpec(BackendInputSpec):  # backend: 'fsl' = BET, 'python' 
         usedefault=True,
         desc="surface-deformation iterations of the python backend (BET uses 1000)",
     )
+    resolution_mm = traits.Range(
+        low=0.0,
+        value=SKULLSTRIP_RESOLUTION_MM,
+        exclude_low=True,
+        usedefault=True,
+        desc="python backend: voxel size (mm) of the isotropic grid brainextractor runs on when the T1w "
+        "is finer; the mask is brought back to the T1w grid",
+    )
 
 
 class _SkullStripOutputSpec(BackendOutputSpec):
@@ -100,6 +109,7 @@ class SkullStrip(SimpleInterface):
             res = make_bet(self.inputs.in_file, out_file, self.inputs.frac).run(cwd=runtime.cwd)
             out_file, mask_file = res.outputs.out_file, res.outputs.mask_file
         else:
-            skullstrip_python(self.inputs.in_file, out_file, mask_file, self.inputs.frac, self.inputs.iterations)
+            skullstrip_python(self.inputs.in_file, out_file, mask_file, self.inputs.frac, self.inputs.iterations,
+                              self.inputs.resolution_mm)
         self._results.update(out_file=out_file, mask_file=mask_file, backend_used=backend)
         return runtime
