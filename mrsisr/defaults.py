@@ -19,6 +19,7 @@ __all__ = [
     "SHARPNESS",
     "SNR_MIN",
     "TARGET_MATRIX",
+    "UNCERTAINTY_SAMPLES",
 ]
 
 #: Voxels with S/N below this are rejected (the paper's quality filter).
@@ -44,3 +45,6 @@ RATIO_DENOMINATOR_FLOOR: float = 0.05
 #: Spaces the super-resolved maps are written in (fMRIPrep's ``--output-spaces``): the MRSI
 #: output grid (``orig``) and the T1w grid (``T1w``).
 OUTPUT_SPACES: tuple[str, ...] = ("orig", "T1w")
+#: Test-time transformations (flips, 90° turns, sub-voxel shifts) whose spread is the uncertainty map
+#: written beside each super-resolved map (:mod:`mrsisr.uncertainty`); 0: no uncertainty map.
+UNCERTAINTY_SAMPLES: int = 8
