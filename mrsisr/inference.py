@@ -170,7 +170,8 @@ def super_resolve_volume(model: torch.nn.Module, maps: np.ndarray, mask: np.ndar
             **extra}
 
 
-def _with_uncertainty(predict, lr: np.ndarray, t1: np.ndarray, flair: np.ndarray, samples: int) -> tuple[np.ndarray, dict]:
+def _with_uncertainty(predict, lr: np.ndarray, t1: np.ndarray, flair: np.ndarray,
+                      samples: int) -> tuple[np.ndarray, dict]:
     """``predict`` on the inputs; with ``samples`` ≥ 2 also on their test-time transforms (one batched call):
     the identity's output and ``{"sd", "transforms"}`` (:mod:`mrsisr.uncertainty`)."""
     if not samples:

@@ -142,7 +142,8 @@ def outputs_under_transforms(predict: Predict, lr: np.ndarray, t1: np.ndarray, f
     """
     slices, height = lr.shape[0], lr.shape[-2]
     if height != lr.shape[-1] and any(t.quarter_turns % 2 for t in transforms):
-        raise ValueError(f"quarter turns need a square grid, not {lr.shape[-2:]}: use uncertainty_transforms(…, square=False)")
+        raise ValueError(f"quarter turns need a square grid, not {lr.shape[-2:]}: "
+                         "use uncertainty_transforms(…, square=False)")
     if t1.shape != flair.shape or t1.shape[0] != slices or t1.shape[1] % height:
         raise ValueError(f"MRI blocks {t1.shape}/{flair.shape} must be (S={slices}, f·{height}, f·W, D)")
     factor = t1.shape[1] // height

@@ -121,7 +121,8 @@ class SuperResolve(SimpleInterface):
             return str(cwd / name)
 
         self._results["out_files"] = [save(sr, f"{label}.nii.gz") for sr, label in zip(result["sr"], labels)]
-        self._results["sd_files"] = [save(sd, f"{label}Sd.nii.gz") for sd, label in zip(result.get("sd", []), labels)]
+        sd_maps = result.get("sd", [])
+        self._results["sd_files"] = [save(sd, f"{label}Sd.nii.gz") for sd, label in zip(sd_maps, labels)]
         self._results["uncertainty"] = ({"Samples": len(result["transforms"]), "Transforms": result["transforms"]}
                                         if "sd" in result else {})
         self._results["zero_filled_file"] = save(result["zero_filled"], "zero_filled.nii.gz")
