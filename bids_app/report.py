@@ -20,11 +20,11 @@ import numpy as np
 
 from mrsisr import METABOLITES
 from mrsisr.interfaces.bids import LAMBDA_PREFIX, atomic_write_text, build_derivative_path, lambda_of_label
-from mrsisr.workflows.outputs import UNCERTAINTY_SUFFIX
 from mrsisr.bids_app.report_facts import (PROTON_MHZ_PER_T, acquired_grid as _acquired_grid, acquisition_rows,
                                           field_strength, read_sidecar as _sidecar, report_notes)
 from mrsisr.bids_app.report_figures import (plot_metabolite_panel, plot_overlay, plot_quality, plot_ratio_panel,
                                             plot_uncertainty_row, pyplot, save_figure)
+from mrsisr.workflows.outputs import UNCERTAINTY_SUFFIX
 
 __all__ = ["write_subject_report", "write_group_report", "write_run_citation", "subject_files", "read_tsv",
            "acquisition_rows", "report_notes", "field_strength", "PROTON_MHZ_PER_T"]
