@@ -115,6 +115,10 @@ def _build_parser() -> argparse.ArgumentParser:
                         help="skull-strip/co-registration backend (auto: FSL when installed)")
     method.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     method.add_argument("--batch-size", type=_count, default=defaults.BATCH_SIZE, help="maps per forward pass")
+    method.add_argument("--uncertainty-samples", type=int, default=defaults.UNCERTAINTY_SAMPLES, metavar="K",
+                        help="test-time transformations (flips, 90° turns, sub-voxel shifts) whose spread is written "
+                             f"beside each map as desc-srLam<λ>Sd (costs K× the network time; default "
+                             f"{defaults.UNCERTAINTY_SAMPLES}; 0: off)")
     quality = parser.add_argument_group("quality control")
     quality.add_argument("--snr-min", type=_number(float, 0.0, what="a number of at least 0"),
                          default=defaults.SNR_MIN, help="reject voxels with S/N below (default 2.5)")
@@ -152,6 +156,9 @@ def _check_options(args: argparse.Namespace) -> None:
     if args.target_matrix % MATRIX_MULTIPLE:
         raise AppExit(EXIT["usage"], f"--target-matrix must be a multiple of {MATRIX_MULTIPLE} (the network halves "
                       f"the 3N MRI grid four times), got {args.target_matrix}")
+    if args.uncertainty_samples == 1 or args.uncertainty_samples < 0:
+        raise AppExit(EXIT["usage"], f"--uncertainty-samples must be 0 (off) or at least 2 (the identity and one "
+                      f"transformation), got {args.uncertainty_samples}")
     simulate = args.simulate_matrix
     if simulate is not None and (simulate % 2 or not 2 <= simulate < args.target_matrix):
         raise AppExit(EXIT["usage"], f"--simulate-matrix must be even and below --target-matrix {args.target_matrix}")
@@ -233,7 +240,8 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
         metabolites=_unique(args.metabolites), target_matrix=args.target_matrix,
         simulate_matrix=args.simulate_matrix, sharpness=_unique(args.sharpness),
         weights=args.weights.absolute() if args.weights else None,
-        backend=args.backend, device=args.device, batch_size=args.batch_size, snr_min=args.snr_min,
+        backend=args.backend, device=args.device, batch_size=args.batch_size,
+        uncertainty_samples=args.uncertainty_samples, snr_min=args.snr_min,
         fwhm_max=args.fwhm_max, crlb_max=args.crlb_max, min_valid_fraction=args.min_valid_fraction,
         nprocs=args.nprocs, omp_nthreads=args.omp_nthreads, mem_gb=args.mem_gb,
         use_plugin=args.use_plugin.absolute() if args.use_plugin else None,

@@ -46,6 +46,7 @@ class RunConfig:
     backend: str = "auto"
     device: str = "auto"
     batch_size: int = defaults.BATCH_SIZE
+    uncertainty_samples: int = defaults.UNCERTAINTY_SAMPLES
     snr_min: float = defaults.SNR_MIN
     fwhm_max: float = defaults.FWHM_MAX_PPM
     crlb_max: float | None = defaults.CRLB_MAX

@@ -20,11 +20,14 @@ import numpy as np
 
 from mrsisr import METABOLITES
 from mrsisr.interfaces.bids import LAMBDA_PREFIX, atomic_write_text, build_derivative_path, lambda_of_label
+from mrsisr.bids_app.report_facts import (PROTON_MHZ_PER_T, acquired_grid as _acquired_grid, acquisition_rows,
+                                          field_strength, read_sidecar as _sidecar, report_notes)
 from mrsisr.bids_app.report_figures import (plot_metabolite_panel, plot_overlay, plot_quality, plot_ratio_panel,
-                                            pyplot, save_figure)
+                                            plot_uncertainty_row, pyplot, save_figure)
+from mrsisr.workflows.outputs import UNCERTAINTY_SUFFIX
 
 __all__ = ["write_subject_report", "write_group_report", "write_run_citation", "subject_files", "read_tsv",
-           "acquisition_rows", "report_notes", "field_strength"]
+           "acquisition_rows", "report_notes", "field_strength", "PROTON_MHZ_PER_T"]
 
 _MAX_PANEL_SLICES = 3
 
@@ -49,7 +52,7 @@ def subject_files(output_dir: Path, subject: str, session: str | None) -> dict:
     """The derivatives of one subject/session, grouped by what they are."""
     folder = output_dir / f"sub-{subject}" / (f"ses-{session}" if session else "")
     prefix = f"sub-{subject}" + (f"_ses-{session}" if session else "") + "_"
-    found = {"quality": {}, "zerofilled": {}, "sr": {}, "srmask": {}, "ratio": {}, "t1w": []}
+    found = {"quality": {}, "zerofilled": {}, "sr": {}, "srmask": {}, "sd": {}, "ratio": {}, "t1w": []}
     for path in sorted(folder.glob(f"*/{prefix}*")):
         name, entities = path.name, _entities(path.name)
         if session is None and "ses" in entities:
@@ -77,10 +80,12 @@ def subject_files(output_dir: Path, subject: str, session: str | None) -> dict:
                 found["zerofilled"][met] = path
             elif desc == "sr" and name.endswith("_mask.nii.gz"):
                 found["srmask"][met] = path
+            elif desc and desc.startswith(LAMBDA_PREFIX) and desc.endswith(UNCERTAINTY_SUFFIX):
+                found["sd"].setdefault(met, {})[desc.removesuffix(UNCERTAINTY_SUFFIX)] = path  # keyed by the SR label
             elif desc and desc.startswith(LAMBDA_PREFIX):
                 found["sr"].setdefault(met, {})[desc] = path
     order = {name: index for index, name in enumerate(METABOLITES)}
-    for kind in ("quality", "zerofilled", "sr", "srmask"):  # the network's metabolite order
+    for kind in ("quality", "zerofilled", "sr", "srmask", "sd"):  # the network's metabolite order
         found[kind] = dict(sorted(found[kind].items(), key=lambda item: (order.get(item[0], 99), item[0])))
     return found
 
@@ -137,6 +142,9 @@ def _make_figures(output_dir: Path, files: dict, t1w: str, subject, session) -> 
         units = _sidecar(next(iter(files["sr"].get(met, {}).values()), zero_path)).get("Units", "institutional units")
         caption = f"{met}: zero-filled, super-resolved at each λ, FLAIR (colour bar in {units})"
         figures.append((caption, plot_metabolite_panel(columns, picks, out, units=f"{met} ({units})")))
+        if files["sd"].get(met):
+            figures.append(_uncertainty_figure(output_dir, files["sd"][met], picks, units, met,
+                                               (subject, session, acq)))
     if files["ratio"]:
         desc = min(files["ratio"], key=lambda_of_label)
         ratios = [(label.replace(den, f"/{den}", 1) if (den := _denominator(label)) else label,
@@ -147,6 +155,18 @@ def _make_figures(output_dir: Path, files: dict, t1w: str, subject, session) -> 
         figures.append((f"Ratio maps of the super-resolved maps, λ={lambda_of_label(desc):g} (black: outside the "
                         "ratio's mask)", plot_ratio_panel(ratios, k, out)))
     return figures
+
+
+def _uncertainty_figure(output_dir: Path, sd_files: dict, picks: list[int], units: str, met: str,
+                        names: tuple) -> tuple[str, Path]:
+    """A row of uncertainty panels (one per λ, the middle shown slice), captioned with the transforms' count."""
+    ordered = sorted(sd_files.items(), key=lambda item: lambda_of_label(item[0]))
+    columns = [(f"SD λ={lambda_of_label(desc):g}", _load(path)[0]) for desc, path in ordered]
+    samples = _sidecar(ordered[0][1]).get("UncertaintySamples", "?")
+    out = _figure_path(output_dir, *names, "uncertainty", "mrsi", metabolite=met)
+    caption = (f"{met}: uncertainty, the standard deviation of the super-resolved map under {samples} test-time "
+               f"transformations (flips, 90° turns, sub-voxel shifts), at each λ (colour bar in {units})")
+    return caption, plot_uncertainty_row(columns, picks[len(picks) // 2], out, units=f"{met} SD ({units})")
 
 
 def _ratio_order(label: str) -> tuple[int, str]:
@@ -161,12 +181,6 @@ def _denominator(label: str) -> str | None:
     """The denominator of a ratio label such as ``tChoNAA`` (a metabolite name that ends it)."""
     return next((met for met in sorted(METABOLITES, key=len, reverse=True)
                  if label.endswith(met) and label != met), None)
-
-
-def _sidecar(path: str | Path) -> dict:
-    """The JSON sidecar of a derivative NIfTI (empty when absent)."""
-    side = Path(str(path).removesuffix(".gz").removesuffix(".nii") + ".json")
-    return json.loads(side.read_text()) if side.is_file() else {}
 
 
 _STYLE = ("body{font-family:sans-serif;margin:2em;max-width:1200px} table{border-collapse:collapse;font-size:0.85em}"
@@ -193,72 +207,6 @@ def _up_to_date(page: Path, fingerprint: str, output_dir: Path) -> bool:
     text = page.read_text()
     images = re.findall(r"<img src='([^']+)'", text)
     return f"<!-- mrsisr-fingerprint: {fingerprint} -->" in text and all((output_dir / i).is_file() for i in images)
-
-
-#: MHz per tesla of the ¹H resonance (the spectrometer frequency gives the field strength).
-PROTON_MHZ_PER_T = 42.577
-
-
-def field_strength(t1w: str | None, given: float | None = None,
-                   spectrometer_frequency_mhz: float | None = None) -> tuple[float | None, str]:
-    """Field strength in T and where it comes from: given, the T1w sidecar's ``MagneticFieldStrength``,
-    or the MRSI spectrometer frequency (¹H MHz / 42.577)."""
-    if given:
-        return float(given), "given"
-    if t1w:
-        meta = _sidecar(t1w)
-        if meta.get("MagneticFieldStrength"):
-            return float(meta["MagneticFieldStrength"]), "T1w sidecar MagneticFieldStrength"
-    if spectrometer_frequency_mhz:
-        return round(float(spectrometer_frequency_mhz) / PROTON_MHZ_PER_T, 2), "MRSI spectrometer frequency"
-    return None, "not recorded (no MagneticFieldStrength in the T1w sidecar, no spectrometer frequency)"
-
-
-def _acquired_grid(files: dict) -> tuple[tuple[int, ...], np.ndarray] | None:
-    """Shape and voxel sizes (mm) of the acquired MRSI grid (that of the quality masks)."""
-    from mrsisr.grid import voxel_sizes
-
-    reference = next(iter(files["quality"].values()), None)
-    if reference is None:
-        return None
-    img = nib.load(str(reference))
-    return tuple(int(n) for n in img.shape[:3]), voxel_sizes(img.affine)
-
-
-def acquisition_rows(files: dict, meta: dict, field: tuple[float | None, str]) -> list[dict]:
-    """The acquisition table: field strength, matrix, voxel size and field of view, network n and N."""
-    rows = [{"item": "Field strength", "value": f"{field[0]:g} T ({field[1]})" if field[0] else field[1]}]
-    grid = _acquired_grid(files)
-    if grid:
-        shape, sizes = grid
-        rows += [{"item": "MRSI matrix (acquired grid)", "value": " × ".join(str(n) for n in shape)},
-                 {"item": "Voxel size", "value": " × ".join(f"{v:.3g}" for v in sizes) + " mm"},
-                 {"item": "Field of view", "value": " × ".join(f"{n * v:.4g}" for n, v in zip(shape, sizes)) + " mm"}]
-    if meta:
-        rows += [{"item": "Network input matrix n" + (" (simulated)" if meta.get("SimulatedAcquisition") else ""),
-                  "value": str(meta.get("AcquiredMatrix"))},
-                 {"item": "Output matrix N", "value": str(meta.get("TargetMatrix"))}]
-    return rows
-
-
-def report_notes(meta: dict, *, missing_metabolites, flair: bool, flair_substitute: str | None = None) -> list[str]:
-    """Notes a reader must see: metabolites not super-resolved, no FLAIR, the quality criteria applied."""
-    notes = []
-    if missing_metabolites:
-        notes.append(f"Not super-resolved: {', '.join(missing_metabolites)} (absent from the fitting output, or a "
-                     "combined Glu+Gln that the packaged model does not super-resolve).")
-    if not flair:
-        notes.append("No FLAIR: the network's FLAIR input was "
-                     f"{flair_substitute or 'the substitute that the model was trained with'}; the maps rely on the "
-                     "T1w as their only anatomical prior.")
-    limits = meta.get("QualityThresholds", {})
-    if limits:
-        applied = [f"S/N ≥ {limits['SNRMin']:g}" if limits.get("SNRMin") is not None else "S/N: not applied",
-                   f"FWHM ≤ {limits['FWHMMax']:g} ppm" if limits.get("FWHMMax") is not None else "FWHM: not applied",
-                   f"%SD ≤ {limits['CRLBMax']:g}" if limits.get("CRLBMax") is not None else "%SD (CRLB): not applied"]
-        notes.append("Quality criteria applied: " + ", ".join(applied) + "; voxels outside the eroded brain mask "
-                     "rejected.")
-    return notes
 
 
 def _first_sr_sidecar(files: dict) -> dict:

@@ -110,3 +110,17 @@ def plot_ratio_panel(ratios: list[tuple[str, np.ndarray, np.ndarray]], k: int, o
         ax.axis("off")
         _colour_bar(fig, image, ax, "ratio (unitless)")
     return save_figure(fig, out_png)
+
+
+def plot_uncertainty_row(columns: list[tuple[str, np.ndarray]], k: int, out_png: Path,
+                         units: str = "institutional units") -> Path:
+    """One row: axial slice ``k`` of each uncertainty map (one per λ), sharing one colour bar in ``units``."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(columns), figsize=(2.4 * len(columns) + 0.8, 2.5), squeeze=False)
+    vmax = max(float(np.percentile(m[m > 0], 99.5)) if np.any(m > 0) else 1.0 for _, m in columns)
+    for ax, (title, data) in zip(axes[0], columns, strict=True):
+        image = ax.imshow(data[:, :, k].T, origin="lower", cmap="magma", vmin=0, vmax=vmax)
+        ax.set_title(f"{title}, k={k}", color="white", fontsize=8)
+        ax.axis("off")
+    _colour_bar(fig, image, list(axes[0]), units)
+    return save_figure(fig, out_png)

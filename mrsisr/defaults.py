@@ -20,6 +20,7 @@ __all__ = [
     "SKULLSTRIP_RESOLUTION_MM",
     "SNR_MIN",
     "TARGET_MATRIX",
+    "UNCERTAINTY_SAMPLES",
 ]
 
 #: Voxels with S/N below this are rejected (the paper's quality filter).
@@ -50,3 +51,6 @@ OUTPUT_SPACES: tuple[str, ...] = ("orig", "T1w")
 #: on a ~1.1 mm grid, and a 2 mm run has 8× fewer voxels than a 1 mm T1w (Dice ≥ 0.95 with the 1 mm
 #: mask, tests/test_interfaces_anatomical.py).
 SKULLSTRIP_RESOLUTION_MM: float = 2.0
+#: Test-time transformations (flips, 90° turns, sub-voxel shifts) whose spread is the uncertainty map
+#: written beside each super-resolved map (:mod:`mrsisr.uncertainty`); 0: no uncertainty map.
+UNCERTAINTY_SAMPLES: int = 8

@@ -107,8 +107,8 @@ def output_mask(mask: np.ndarray, n: int, size: int) -> np.ndarray:
 def super_resolve_volume(model: torch.nn.Module, maps: np.ndarray, mask: np.ndarray, t1_3x: np.ndarray,
                          flair_3x: np.ndarray, slices: list[int], metabolites: list[str], sharpness: list[float],
                          target_matrix: int = 64, simulate_matrix: int | None = None, slice_offset: int = 0,
-                         batch_size: int = BATCH_SIZE,
-                         embedding: kspace.InPlaneEmbedding | None = None) -> dict[str, np.ndarray]:
+                         batch_size: int = BATCH_SIZE, embedding: kspace.InPlaneEmbedding | None = None,
+                         uncertainty_samples: int = 0) -> dict[str, np.ndarray]:
     """Super-resolve the selected slices of a subject's maps.
 
     Args:
@@ -119,6 +119,9 @@ def super_resolve_volume(model: torch.nn.Module, maps: np.ndarray, mask: np.ndar
         slices: 0-based MRSI slices to super-resolve.
         embedding: how a non-square acquired grid reaches the network's N×N grid and back
             (:func:`mrsisr.io.geometry.in_plane_embedding`); None: the square grid of ``maps``.
+        uncertainty_samples: K ≥ 2 adds ``"sd"`` (L, N, N, Z, M), the spread of the outputs under K
+            test-time transformations (:mod:`mrsisr.uncertainty`), and ``"transforms"`` (their
+            descriptions); 0: none.
 
     Returns:
         ``{"sr": (L, X, Y, Z, M), "zero_filled": (X, Y, Z, M), "mask": (X, Y, Z, M), "n": int}`` on the
@@ -159,15 +162,37 @@ def super_resolve_volume(model: torch.nn.Module, maps: np.ndarray, mask: np.ndar
     if t1_3x.shape[:2] != (3 * size, 3 * size) or flair_3x.shape != t1_3x.shape:
         raise ValueError(f"MRI on the 3× grid must be ({3 * size}, {3 * size}, 3·Z), got {t1_3x.shape}, {flair_3x.shape}")
     blocks = lambda volume: np.stack([volume[:, :, 3 * (k - slice_offset):3 * (k - slice_offset) + 3] for k in slices])
-    sr = super_resolve_maps(model, zero_filled[slices], blocks(t1_3x), blocks(flair_3x), n, metabolites,
-                            sharpness, batch_size)
+    predict = lambda lr, t1, flair: super_resolve_maps(model, lr, t1, flair, n, metabolites, sharpness, batch_size)
+    sr, extra = _with_uncertainty(predict, zero_filled[slices], blocks(t1_3x), blocks(flair_3x), uncertainty_samples)
     selected = np.zeros(depth, dtype=bool)
     selected[slices] = True
     final_mask = out_mask & selected[None, None, :, None]
     sr_volume = np.zeros((len(sharpness), size, size, depth, len(metabolites)), dtype=np.float32)
     sr_volume[:, :, :, slices] = np.moveaxis(sr, (1, 2), (3, 4))
     zero_filled = np.moveaxis(zero_filled, (0, 1), (2, 3)).astype(np.float32) * out_mask
+    sd_volume = None
+    if "sd" in extra:
+        sd_volume = np.zeros_like(sr_volume)
+        sd_volume[:, :, :, slices] = np.moveaxis(extra["sd"], (1, 2), (3, 4))
     if not simulate_matrix:  # back to the acquired field of view (a no-op unless it is rectangular)
         sr_volume, zero_filled = embedding.to_output(sr_volume, (1, 2)), embedding.to_output(zero_filled)
         final_mask = embedding.to_output(final_mask)
-    return {"sr": sr_volume * final_mask, "zero_filled": zero_filled, "mask": final_mask.astype(np.uint8), "n": n}
+        if sd_volume is not None:
+            sd_volume = embedding.to_output(sd_volume, (1, 2))
+    if sd_volume is not None:
+        extra["sd"] = sd_volume * final_mask
+    return {"sr": sr_volume * final_mask, "zero_filled": zero_filled, "mask": final_mask.astype(np.uint8), "n": n,
+            **extra}
+
+
+def _with_uncertainty(predict, lr: np.ndarray, t1: np.ndarray, flair: np.ndarray,
+                      samples: int) -> tuple[np.ndarray, dict]:
+    """``predict`` on the inputs; with ``samples`` ≥ 2 also on their test-time transforms (one batched call):
+    the identity's output and ``{"sd", "transforms"}`` (:mod:`mrsisr.uncertainty`)."""
+    if not samples:
+        return predict(lr, t1, flair), {}
+    from mrsisr.uncertainty import outputs_under_transforms, spread, uncertainty_transforms
+
+    transforms = uncertainty_transforms(samples, square=lr.shape[-2] == lr.shape[-1])
+    outputs = outputs_under_transforms(predict, lr, t1, flair, transforms)
+    return outputs[0], {"sd": spread(outputs), "transforms": [t.to_dict() for t in transforms]}

@@ -95,3 +95,23 @@ def test_references_are_numbered_in_order_of_first_citation():
     assert first_seen == list(range(1, len(first_seen) + 1))
     assert references.count("\n1. ") == 1 and "Lowekamp BC" in references and "Dong S" in references
     assert "16×16 and 24×24" in body and "brainextractor" in body and "LCModel" not in body
+
+
+def test_report_shows_a_row_of_uncertainty_panels(outputs):
+    """The Sd maps get their own figure per metabolite and are never taken for super-resolved maps."""
+    from mrsisr.bids_app.report import subject_files
+
+    out, t1w = outputs
+    mrs = out / "sub-01" / "mrs"
+    fine = GRID @ np.diag([0.25, 0.25, 1, 1])
+    for met in ("NAA", "tCho"):
+        for desc in ("srLam0Sd", "srLam0p03Sd"):
+            sd = np.random.default_rng(2).random((64, 64, 3))
+            _save(mrs / f"{STEM}_res-64_met-{met}_desc-{desc}_mrsi.nii.gz", sd, fine,
+                  {"Units": "mM", "UncertaintySamples": 8})
+    files = subject_files(out, "01", None)
+    assert sorted(files["sd"]["NAA"]) == sorted(files["sr"]["NAA"]) == ["srLam0", "srLam0p03"]
+    page = write_subject_report(out, "01", None, str(t1w)).read_text()
+    assert "NAA: uncertainty, the standard deviation of the super-resolved map under 8 test-time" in page
+    for met in ("NAA", "tCho"):
+        assert (out / "sub-01" / "figures" / f"sub-01_acq-16_met-{met}_desc-uncertainty_mrsi.png").is_file()

@@ -127,6 +127,24 @@ def test_output_spaces_option(small_bids, tmp_path):
     assert stop.value.code == EXIT["usage"]
 
 
+def test_uncertainty_samples_option(small_bids, tmp_path):
+    common = [str(small_bids), str(tmp_path / "out"), "participant"]
+    assert parse_args(common).uncertainty_samples == 8
+    config = parse_args(common + ["--uncertainty-samples", "0"])
+    from mrsisr.workflows.base import mrsi_options
+
+    assert config.uncertainty_samples == 0 and mrsi_options(config).uncertainty_samples == 0
+
+
+@pytest.mark.parametrize("entities, expected", [
+    ({"subject": "01", "datatype": "mrs", "acquisition": "16", "space": "orig", "res": "64", "metabolite": "NAA",
+      "desc": "srLam0p03Sd", "suffix": "mrsi", "extension": ".nii.gz"},
+     "sub-01/mrs/sub-01_acq-16_space-orig_res-64_met-NAA_desc-srLam0p03Sd_mrsi.nii.gz"),
+])
+def test_uncertainty_derivative_name(entities, expected):
+    assert build_derivative_path(entities) == expected
+
+
 def test_config_toml_round_trip(tmp_path):
     config = RunConfig(bids_dir=tmp_path, output_dir=tmp_path / "o", analysis_level="participant",
                        work_dir=tmp_path / "w", lcmodel_dir=tmp_path / "l", sharpness=(0.0, 0.03),
@@ -169,6 +187,7 @@ def test_labels_with_and_without_prefix(small_bids, tmp_path):
     (["{bids}", "{out}", "participant", "--simulate-matrix", "15"], "usage"),
     (["{bids}", "{out}", "participant", "--export-slices"], "usage"),
     (["{bids}", "{out}", "participant", "--train"], "usage"),
+    (["{bids}", "{out}", "participant", "--uncertainty-samples", "1"], "usage"),
     (["{bids}", "{out}", "participant", "--lcmodel-dir", "{bids}/nowhere", "--skip-bids-validation"], "no_input"),
 ])
 def test_exit_codes_and_nothing_written(small_bids, tmp_path, capsys, args, code):

@@ -68,3 +68,56 @@ def test_sink_labels_are_the_node_labels():
     wf = init_ds_mrsi_wf(output_dir="/tmp/o", sources=[], acquisition="16", sharpness=(0.0001, 0.0004),
                          target_matrix=64, simulate_matrix=None, thresholds={})
     assert wf.get_node("ds_sr").inputs.desc == ["srLam0p0001", "srLam0p0004"]
+
+
+# --------------------------------------------------------------------------- uncertainty maps (issue 14 item 4)
+def test_uncertainty_maps_beside_each_lambda(inputs, tmp_path):
+    """One Sd map per λ on the SR grid and mask; the SR maps are those of a run without it."""
+    folder = tmp_path / "sd"
+    folder.mkdir()
+    cwd = os.getcwd()
+    os.chdir(folder)
+    try:
+        with_sd = SuperResolve(**inputs, sharpness=[0.0, 0.03], uncertainty_samples=4).run().outputs
+        plain = SuperResolve(**inputs, sharpness=[0.0, 0.03], uncertainty_samples=0).run().outputs
+    finally:
+        os.chdir(cwd)
+    assert [os.path.basename(f) for f in with_sd.sd_files] == ["srLam0Sd.nii.gz", "srLam0p03Sd.nii.gz"]
+    assert plain.sd_files == [] and plain.uncertainty == {}
+    assert with_sd.uncertainty["Samples"] == 4 and len(with_sd.uncertainty["Transforms"]) == 4
+    assert with_sd.uncertainty["Transforms"][0] == {"QuarterTurns": 0, "Flip": False, "ShiftVoxels": [0.0, 0.0]}
+    mask = nib.load(with_sd.mask_file).get_fdata() > 0
+    for sr_file, sd_file, plain_file in zip(with_sd.out_files, with_sd.sd_files, plain.out_files):
+        sr, sd = nib.load(sr_file), nib.load(sd_file)
+        assert sd.shape == sr.shape and np.allclose(sd.affine, sr.affine)
+        values = sd.get_fdata()
+        assert values.min() >= 0 and values[mask].max() > 0 and not values[~mask].any()
+        np.testing.assert_allclose(sr.get_fdata(), nib.load(plain_file).get_fdata(), rtol=1e-4, atol=1e-5)
+
+
+def test_uncertainty_sink_names_and_sidecars():
+    from mrsisr.workflows.outputs import uncertainty_sidecars
+
+    wf = init_ds_mrsi_wf(output_dir="/tmp/o", sources=[], acquisition="16", sharpness=(0.0, 0.03),
+                         target_matrix=64, simulate_matrix=None, thresholds={}, uncertainty=True)
+    assert wf.get_node("ds_sd").inputs.desc == ["srLam0Sd", "srLam0p03Sd"]
+    assert wf.get_node("ds_sd").inputs.res == "64" and wf.get_node("ds_sd").inputs.suffix == "mrsi"
+    off = init_ds_mrsi_wf(output_dir="/tmp/o", sources=[], acquisition="16", sharpness=(0.0,), target_matrix=64,
+                          simulate_matrix=None, thresholds={})
+    assert "ds_sd" not in off.list_node_names()
+    transforms = [{"QuarterTurns": 0, "Flip": False, "ShiftVoxels": [0.0, 0.0]}] * 2
+    sidecars = uncertainty_sidecars([{"Sharpness": 0.0, "Units": "institutional units"}],
+                                    {"Samples": 2, "Transforms": transforms})
+    assert sidecars[0]["Sharpness"] == 0.0 and sidecars[0]["Units"] == "institutional units"
+    assert sidecars[0]["UncertaintySamples"] == 2 and sidecars[0]["TestTimeTransforms"] == transforms
+    assert "standard deviation" in sidecars[0]["Description"]
+
+
+def test_uncertainty_option_reaches_the_node():
+    from mrsisr.workflows.mrsi import init_mrsi_wf
+
+    assert MRSIOptions().uncertainty_samples == 8
+    wf = init_mrsi_wf(options=MRSIOptions(metabolites=("NAA",), uncertainty_samples=0))
+    assert wf.get_node("superres").inputs.uncertainty_samples == 0
+    with pytest.raises(ValueError, match="at least 2"):
+        MRSIOptions(uncertainty_samples=1)

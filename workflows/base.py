@@ -148,7 +148,8 @@ def _add_sinks(workflow, anat_wf, mrsi_wf, inputnode, *, output_dir, t1w, flair,
     ds_mrsi_wf = init_ds_mrsi_wf(
         output_dir=output_dir, sources=anat_sources + [bids_uri(folder, bids_dir)], acquisition=label,
         sharpness=options.sharpness, target_matrix=options.target_matrix, simulate_matrix=options.simulate_matrix,
-        thresholds=dict(options.thresholds(), SourceAcquisition=options.acquisition))
+        thresholds=dict(options.thresholds(), SourceAcquisition=options.acquisition),
+        uncertainty=options.uncertainty_samples > 0)
     backends = [("outputnode.skullstrip_backend", "inputnode.skullstrip_backend"),
                 ("outputnode.coreg_backend", "inputnode.coreg_backend")]
     workflow.connect([
@@ -167,7 +168,9 @@ def _add_sinks(workflow, anat_wf, mrsi_wf, inputnode, *, output_dir, t1w, flair,
                                ("outputnode.slices_file", "inputnode.slices_file"),
                                ("outputnode.zero_filled_file", "inputnode.zero_filled_file"),
                                ("outputnode.sr_files", "inputnode.sr_files"),
-                               ("outputnode.sr_mask", "inputnode.sr_mask")]),
+                               ("outputnode.sr_mask", "inputnode.sr_mask"),
+                               ("outputnode.sd_files", "inputnode.sd_files"),
+                               ("outputnode.uncertainty", "inputnode.uncertainty")]),
     ])
 
 

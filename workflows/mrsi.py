@@ -48,6 +48,9 @@ class MRSIOptions:
     mrsi_filters
         pybids filters (``--bids-filter-file`` key ``mrsi``) narrowing the query of the raw MRSI in
         ``mrs/`` that gives LCModel outputs their grid (the dataset: the builder's ``bids_dir`` input).
+    uncertainty_samples : int
+        Test-time transformations whose spread is written beside each super-resolved map
+        (:mod:`mrsisr.uncertainty`; at least 2, 0: none).
     """
 
     metabolites: tuple[str, ...] = METABOLITES
@@ -68,6 +71,7 @@ class MRSIOptions:
     fsl_mrs_scaling: str = "auto"
     spectrometer_frequency: float | None = None
     mrsi_filters: dict | None = None
+    uncertainty_samples: int = defaults.UNCERTAINTY_SAMPLES
 
     def __post_init__(self):
         from mrsisr.interfaces.bids import lambda_label
@@ -81,6 +85,8 @@ class MRSIOptions:
                              "(one output file per value)")
         if self.weights is not None:
             object.__setattr__(self, "weights", str(self.weights))
+        if self.uncertainty_samples == 1 or self.uncertainty_samples < 0:
+            raise ValueError(f"uncertainty_samples must be 0 (off) or at least 2, got {self.uncertainty_samples}")
 
     def thresholds(self) -> dict:
         """The quality thresholds as recorded in the sidecars."""
@@ -170,6 +176,9 @@ def init_mrsi_wf(*, options: MRSIOptions = MRSIOptions(), name: str = "mrsi_wf")
         Quality mask per metabolite (MRSI grid), counts per rejection reason, slice table.
     zero_filled_file, sr_files, sr_mask, reference_file
         Zero-filled maps, one super-resolved file per λ, the output mask (all on the N-grid).
+    sd_files, uncertainty
+        The uncertainty map of each super-resolved file and its transformations (empty lists/dict
+        with ``uncertainty_samples`` 0).
     model_info
         The network's identity (variant, weights, sha256, placeholder flag).
     slices_npz
@@ -191,8 +200,8 @@ def init_mrsi_wf(*, options: MRSIOptions = MRSIOptions(), name: str = "mrsi_wf")
         name="inputnode")
     outputnode = pe.Node(niu.IdentityInterface(fields=[
         "metabolites", "acquired_matrix", "quality_mask", "counts_file", "slices_file", "slices",
-        "zero_filled_file", "sr_files", "sr_mask", "reference_file", "model_info", "slices_npz"]
-        + RATIO_FIELDS + T1W_FIELDS), name="outputnode")
+        "zero_filled_file", "sr_files", "sr_mask", "reference_file", "model_info", "slices_npz", "sd_files",
+        "uncertainty"] + RATIO_FIELDS + T1W_FIELDS), name="outputnode")
 
     load = pe.Node(LoadMetaboliteMaps(metabolites=list(options.metabolites), require_quality=False,
                                       fsl_scaling=options.fsl_mrs_scaling), name="load", mem_gb=1.0)
@@ -211,7 +220,8 @@ def init_mrsi_wf(*, options: MRSIOptions = MRSIOptions(), name: str = "mrsi_wf")
     resample = pe.Node(ResampleToMRSIGrid(factor=defaults.MRI_FACTOR), name="resample", mem_gb=2.0)
     superres = pe.Node(SuperResolve(target_matrix=options.target_matrix, sharpness=list(options.sharpness),
                                     device=options.device, batch_size=options.batch_size,
-                                    omp_nthreads=options.omp_nthreads),
+                                    omp_nthreads=options.omp_nthreads,
+                                    uncertainty_samples=options.uncertainty_samples),
                        name="superres", n_procs=options.omp_nthreads, mem_gb=2.0)
     if options.simulate_matrix is not None:
         superres.inputs.simulate_matrix = options.simulate_matrix
@@ -250,6 +260,8 @@ def init_mrsi_wf(*, options: MRSIOptions = MRSIOptions(), name: str = "mrsi_wf")
                               ("flair_mrsi_file", "flair_file"),
                               ("slice_offset", "slice_offset")]),
         (superres, outputnode, [("out_files", "sr_files"),
+                                ("sd_files", "sd_files"),
+                                ("uncertainty", "uncertainty"),
                                 ("zero_filled_file", "zero_filled_file"),
                                 ("mask_file", "sr_mask"),
                                 ("reference_file", "reference_file"),

@@ -14,7 +14,10 @@ from nipype.pipeline import engine as pe
 from mrsisr.interfaces.bids import DerivativesDataSink, lambda_label
 
 __all__ = ["init_ds_anat_wf", "init_ds_mrsi_wf", "export_training_slices", "mrsi_sidecars", "anat_sidecars",
-           "software_versions"]
+           "software_versions", "uncertainty_sidecars", "UNCERTAINTY_SUFFIX"]
+
+#: The uncertainty map of ``desc-srLam<λ>`` is ``desc-srLam<λ>Sd`` (same grid, mask and suffix).
+UNCERTAINTY_SUFFIX = "Sd"
 
 
 def software_versions() -> dict:
@@ -72,6 +75,16 @@ def mrsi_sidecars(
     per_lambda = [dict(common, Description="Super-resolved metabolite map (multi-encoder UNet with MCM)",
                        Sharpness=float(lam), Model=model, Units="institutional units") for lam in sharpness]
     return quality, zero_filled, out_mask, per_lambda
+
+
+def uncertainty_sidecars(per_lambda: list, uncertainty: dict) -> list:
+    """Sidecars of the uncertainty maps: those of the super-resolved maps (same order), the
+    transformations and their count."""
+    return [dict(sidecar, Description="Uncertainty of the super-resolved map: standard deviation of the network's "
+                 "outputs under test-time transformations of its inputs (in-plane flips and 90° turns, sub-voxel "
+                 "shifts of the map as a k-space phase ramp and of the MRI alike), each undone on the output",
+                 UncertaintySamples=int(uncertainty.get("Samples", 0)),
+                 TestTimeTransforms=list(uncertainty.get("Transforms", []))) for sidecar in per_lambda]
 
 
 def export_training_slices(in_file: str, output_dir: str) -> str:
@@ -154,10 +167,12 @@ def init_ds_anat_wf(*, output_dir: str, sources: list[str], name: str = "ds_anat
 
 def init_ds_mrsi_wf(
     *, output_dir: str, sources: list[str], acquisition: str | None, sharpness: tuple[float, ...],
-    target_matrix: int, simulate_matrix: int | None, thresholds: dict, name: str = "ds_mrsi_wf",
+    target_matrix: int, simulate_matrix: int | None, thresholds: dict, uncertainty: bool = False,
+    name: str = "ds_mrsi_wf",
 ) -> pe.Workflow:
-    """Write, per metabolite, the quality mask, zero-filled map, output mask and SR map per λ,
-    plus the quality-count and slice tables.
+    """Write, per metabolite, the quality mask, zero-filled map, output mask and SR map per λ
+    (with ``uncertainty``, its uncertainty map ``desc-srLam<λ>Sd`` too), plus the quality-count and
+    slice tables.
 
     Workflow Graph
         .. workflow::
@@ -180,25 +195,29 @@ def init_ds_mrsi_wf(
         The λ values, in the order of ``sr_files``.
     target_matrix, simulate_matrix, thresholds
         Recorded in the sidecars (``res-<N>`` names the N-grid outputs).
+    uncertainty : bool
+        Also write ``sd_files`` (one per λ, same order), their sidecars naming the transformations.
     name : str
         Workflow name.
 
     Inputs
     ------
     source_file, metabolites, acquired_matrix, model_info, slices, quality_mask, counts_file,
-    slices_file, zero_filled_file, sr_files, sr_mask, skullstrip_backend, coreg_backend
+    slices_file, zero_filled_file, sr_files, sr_mask, skullstrip_backend, coreg_backend, sd_files,
+    uncertainty
 
     Outputs
     -------
-    sr_files, zero_filled, quality_mask
-        Written derivative paths (lists).
+    sr_files, zero_filled, quality_mask, sd_files
+        Written derivative paths (lists; ``sd_files`` only with ``uncertainty``).
     """
     workflow = pe.Workflow(name=name)
     fields = ["source_file", "metabolites", "acquired_matrix", "model_info", "slices", "quality_mask",
               "counts_file", "slices_file", "zero_filled_file", "sr_files", "sr_mask", "skullstrip_backend",
-              "coreg_backend"]
+              "coreg_backend", "sd_files", "uncertainty"]
     inputnode = pe.Node(niu.IdentityInterface(fields=fields), name="inputnode")
-    outputnode = pe.Node(niu.IdentityInterface(fields=["sr_files", "zero_filled", "quality_mask"]), name="outputnode")
+    outputnode = pe.Node(niu.IdentityInterface(fields=["sr_files", "zero_filled", "quality_mask", "sd_files"]),
+                         name="outputnode")
     sidecars = pe.Node(niu.Function(function=mrsi_sidecars, output_names=["quality", "zero_filled", "mask", "sr"]),
                        name="sidecars", run_without_submitting=True)
     for key, value in (("sharpness", list(sharpness)), ("target_matrix", target_matrix),
@@ -250,4 +269,24 @@ def init_ds_mrsi_wf(
         (ds_zero_filled, outputnode, [("out_file", "zero_filled")]),
         (ds_quality, outputnode, [("out_file", "quality_mask")]),
     ])
+    if uncertainty:
+        _add_uncertainty_sink(workflow, inputnode, sidecars, outputnode, output_dir, sharpness, grid_n)
     return workflow
+
+
+def _add_uncertainty_sink(workflow, inputnode, sidecars, outputnode, output_dir, sharpness, grid_n) -> None:
+    """``ds_sd``: the uncertainty map of each λ, beside its super-resolved map."""
+    sd_sidecars = pe.Node(niu.Function(function=uncertainty_sidecars, input_names=["per_lambda", "uncertainty"],
+                                       output_names=["sidecars"]), name="sd_sidecars", run_without_submitting=True)
+    ds_sd = pe.MapNode(DerivativesDataSink(base_directory=str(output_dir), suffix="mrsi", **grid_n),
+                       iterfield=["in_file", "desc", "metadata"], name="ds_sd", run_without_submitting=True)
+    ds_sd.inputs.desc = [lambda_label(lam) + UNCERTAINTY_SUFFIX for lam in sharpness]
+    workflow.connect([
+        (inputnode, sd_sidecars, [("uncertainty", "uncertainty")]),
+        (inputnode, ds_sd, [("source_file", "source_file"),
+                            ("metabolites", "metabolites"),
+                            ("sd_files", "in_file")]),
+        (sidecars, sd_sidecars, [("sr", "per_lambda")]),
+        (sd_sidecars, ds_sd, [("sidecars", "metadata")]),
+        (ds_sd, outputnode, [("out_file", "sd_files")]),
+    ])

@@ -11,6 +11,8 @@ Examples::
     mrsisr-evaluate prepared/ --weights default --sharpness 0 0.03 0.06 0.09 --mismatch --out-dir figs/
     # fidelity (issue 14): MRI-occult metabolic lesions recovered? MRI-only lesions painted in?
     mrsisr-evaluate prepared/ --folds 5 --fold 0 --simulate-matrix 16 --sharpness 0 0.09 --fidelity --out-dir fid/
+    # uncertainty (issue 14): does the spread under test-time transforms rank the errors?
+    mrsisr-evaluate prepared/ --folds 5 --fold 0 --simulate-matrix 16 --sharpness 0 0.09 --uncertainty --out-dir unc/
 
 ``DATA`` is a folder of prepared slices (``*_slices.npz``) or a BIDS dataset whose LCModel
 derivatives hold high-resolution (N×N) maps; a BIDS dataset's slices are first prepared as
@@ -27,8 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from mrsisr import METABOLITES, TRAINED_MATRIX_SIZES
-from mrsisr.defaults import BATCH_SIZE
-from mrsisr.evaluation import fidelity as fid, runner, summary as summ
+from mrsisr.defaults import BATCH_SIZE, UNCERTAINTY_SAMPLES
+from mrsisr.evaluation import fidelity as fid, runner, summary as summ, uncertainty as unc
 
 __all__ = ["main", "parse_args"]
 
@@ -55,6 +57,12 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fidelity", action="store_true",
                         help="also inject MRI-occult metabolic lesions and MRI-only lesions and score how each "
                              "method recovers / leaks them (fidelity.json, fidelity.md in --out-dir)")
+    parser.add_argument("--uncertainty", action="store_true",
+                        help="also score the networks' uncertainty maps: Spearman ρ with the absolute error per "
+                             "metabolite, and the uncertainty at injected lesions (uncertainty.json, uncertainty.md "
+                             "in --out-dir)")
+    parser.add_argument("--uncertainty-samples", type=int, default=UNCERTAINTY_SAMPLES, metavar="K",
+                        help=f"test-time transformations of the uncertainty (default {UNCERTAINTY_SAMPLES})")
     parser.add_argument("--panels", type=int, metavar="N_ACQUIRED",
                         help="also draw the Fig. 3 panel (each metabolite at every --sharpness) at this n, "
                              "one PNG per evaluated subject (needs --out-dir)")
@@ -132,6 +140,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.fidelity:
             fidelity = fid.fidelity_study(subjects, methods, args.simulate_matrix, args.sharpness, progress=log)
             result["fidelity"] = {key: value for key, value in fidelity.items() if key != "rows"}
+        if args.uncertainty:
+            uncertainty = unc.uncertainty_study(subjects, methods[:len(models)], args.simulate_matrix, args.sharpness,
+                                                unc.UncertaintySettings(samples=args.uncertainty_samples), progress=log)
+            result["uncertainty"] = {key: value for key, value in uncertainty.items() if key != "feature_rows"}
     except (FileNotFoundError, ValueError, RuntimeError) as error:
         print(f"mrsisr-evaluate: error: {error}", file=sys.stderr)
         return 2
@@ -143,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.fidelity:
             (args.out_dir / "fidelity.json").write_text(json.dumps(fidelity, indent=1, default=float))
             (args.out_dir / "fidelity.md").write_text(fid.fidelity_markdown(fidelity))
+        if args.uncertainty:
+            (args.out_dir / "uncertainty.json").write_text(json.dumps(uncertainty, indent=1, default=float))
+            (args.out_dir / "uncertainty.md").write_text(unc.uncertainty_markdown(uncertainty))
         if args.panels:
             from mrsisr.evaluation.figures import sharpness_panel
 
@@ -152,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     print(summ.markdown_report(result, "mrsisr evaluation").split("\n## ")[0])
     if args.fidelity:
         print(fid.fidelity_markdown(fidelity))
+    if args.uncertainty:
+        print(unc.uncertainty_markdown(uncertainty))
     return 0
 
 

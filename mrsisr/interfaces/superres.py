@@ -39,11 +39,17 @@ class _SuperResolveInputSpec(BaseInterfaceInputSpec):
     device = traits.Enum("auto", "cpu", "cuda", usedefault=True, desc="where the network runs")
     batch_size = traits.Range(low=1, value=defaults.BATCH_SIZE, usedefault=True, desc="maps per forward pass")
     omp_nthreads = traits.Range(low=1, value=2, usedefault=True, desc="CPU threads for PyTorch")
+    uncertainty_samples = traits.Range(low=0, value=defaults.UNCERTAINTY_SAMPLES, usedefault=True,
+                                       desc="test-time transformations whose spread is the uncertainty map "
+                                            "(at least 2; 0: no uncertainty map)")
 
 
 class _SuperResolveOutputSpec(TraitedSpec):
     out_files = traits.List(File(exists=True), desc="4-D super-resolved maps on the output grid (N×N, or the "
                                                       "acquired rectangular field of view at N/n), one per λ")
+    sd_files = traits.List(File(exists=True), desc="4-D uncertainty (standard deviation under test-time "
+                                                   "transformations) of each map of out_files; empty when off")
+    uncertainty = traits.Dict(desc="Samples (the count) and Transforms of the uncertainty maps; empty when off")
     zero_filled_file = File(exists=True, desc="4-D zero-filled maps on the N grid (the standard method)")
     mask_file = File(exists=True, desc="4-D output mask on the N grid (quality and selected slices)")
     reference_file = File(exists=True, desc="3-D reference image of the N grid")
@@ -77,6 +83,8 @@ class SuperResolve(SimpleInterface):
     ...                       sharpness=[0.0, 0.03], device="cpu").run()
     >>> [os.path.basename(f) for f in result.outputs.out_files], result.outputs.acquired_matrix
     (['srLam0.nii.gz', 'srLam0p03.nii.gz'], 16)
+    >>> [os.path.basename(f) for f in result.outputs.sd_files], result.outputs.uncertainty["Samples"]
+    (['srLam0Sd.nii.gz', 'srLam0p03Sd.nii.gz'], 8)
     >>> sr = nib.load(result.outputs.out_files[0])
     >>> sr.shape, [round(float(mm), 2) for mm in sr.header.get_zooms()[:3]]
     ((64, 64, 2, 2), [3.4, 3.4, 10.0])
@@ -108,7 +116,8 @@ class SuperResolve(SimpleInterface):
         result = super_resolve_volume(model, maps, mask, t1, flair, list(self.inputs.slices),
                                       list(self.inputs.metabolites), list(self.inputs.sharpness),
                                       self.inputs.target_matrix, simulate, self.inputs.slice_offset,
-                                      self.inputs.batch_size, embedding=embedding)
+                                      self.inputs.batch_size, embedding=embedding,
+                                      uncertainty_samples=self.inputs.uncertainty_samples)
         affine = maps_img.affine if simulate else embedding.output_affine(maps_img.affine)
         cwd = Path(runtime.cwd)
 
@@ -119,6 +128,10 @@ class SuperResolve(SimpleInterface):
             return str(cwd / name)
 
         self._results["out_files"] = [save(sr, f"{label}.nii.gz") for sr, label in zip(result["sr"], labels)]
+        sd_maps = result.get("sd", [])
+        self._results["sd_files"] = [save(sd, f"{label}Sd.nii.gz") for sd, label in zip(sd_maps, labels)]
+        self._results["uncertainty"] = ({"Samples": len(result["transforms"]), "Transforms": result["transforms"]}
+                                        if "sd" in result else {})
         self._results["zero_filled_file"] = save(result["zero_filled"], "zero_filled.nii.gz")
         self._results["mask_file"] = save(result["mask"], "mask.nii.gz")
         self._results["reference_file"] = save(np.zeros(result["mask"].shape[:3], np.uint8), "reference.nii.gz")
