@@ -50,7 +50,7 @@ def prepare_bids_subject(bids_dir: str | Path, subject: str, out_dir: str | Path
     """Prepare one subject's slices; returns the ``.npz`` path. Never writes into ``bids_dir``."""
     from nilearn.image import math_img
 
-    from mrsisr.grid import resample_files_to_mrsi
+    from mrsisr.spaces import resample_files_to_mrsi
     from mrsisr.registration import register_rigid_sitk
     from mrsisr.skullstrip import skullstrip_python
     from mrsisr.io.loader import load_metabolite_maps, save_loaded_maps

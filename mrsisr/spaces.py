@@ -1,4 +1,9 @@
-"""Bringing maps from the MRSI grid into another space (the T1w grid), respecting their masks.
+"""Moving images between the MRI and the MRSI spaces.
+
+* The MRI onto the MRSI grid at 3× its resolution (:func:`resample_files_to_mrsi`, what
+  :class:`~mrsisr.interfaces.resample.ResampleToMRSIGrid` runs; DESIGN.md §3): the MRI block of MRSI
+  slice k is ``out[:, :, 3k:3k + 3]``.
+* Maps from the MRSI grid into the T1w grid, respecting their masks (:func:`resample_masked`):
 
 A super-resolved map is defined only inside its mask (quality-filtered voxels of the
 selected slices); outside it the map holds 0, which is *not* a concentration. Plain
@@ -20,11 +25,16 @@ maps on the MRSI grid).
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import nibabel as nib
 import numpy as np
 
-from mrsisr.grid import resample_to_grid
+from mrsisr import defaults
+from mrsisr.grid import cropped_grid, load_image, resample_to_grid, upsampled_grid
 
-__all__ = ["resample_masked", "resample_masked_volumes"]
+__all__ = ["INTERPOLATION_ORDER", "mrsi_fine_grid", "resample_files_to_mrsi", "resample_masked",
+           "resample_masked_volumes", "resample_mri"]
 
 
 def resample_masked(
@@ -119,3 +129,86 @@ def resample_masked_volumes(
             data[..., index], mask[..., index], source_affine, shape, target_affine,
             min_weight=min_weight, fill=fill)
     return values, inside
+
+
+#: Interpolation orders of the MRI resampling.
+INTERPOLATION_ORDER = {"linear": 1, "cubic": 3}
+
+
+def mrsi_fine_grid(shape: tuple[int, ...], affine: np.ndarray, *, factor: int = defaults.MRI_FACTOR,
+                   slices: list[int] | None = None) -> tuple[tuple[int, int, int], np.ndarray, int]:
+    """The fine grid over the MRSI slab, optionally cropped to the selected slices.
+
+    With ``slices``, the slab is cropped to the contiguous range
+    ``min(slices) … max(slices)`` (an affine cannot describe a gap), so
+    fine sub-slices ``0 … factor−1`` belong to MRSI slice ``min(slices)``.
+    Returns ``(shape, affine, first_slice)``.
+
+    >>> shape, affine, k0 = mrsi_fine_grid((64, 64, 39), np.diag([3.4, 3.4, 3.4, 1]), slices=[12, 14])
+    >>> shape, k0
+    ((192, 192, 9), 12)
+    """
+    shape = tuple(int(n) for n in shape[:3])
+    first = 0
+    if slices is not None:
+        if len(slices) == 0:
+            raise ValueError("slices is empty: give at least one MRSI slice index, or none to keep all")
+        first, last = min(slices), max(slices)
+        if first < 0 or last >= shape[2]:
+            raise ValueError(f"slices {sorted(slices)} are outside the MRSI grid's 0…{shape[2] - 1}")
+        shape, affine = cropped_grid(shape, affine, first, last + 1)
+    fine_shape, fine_affine = upsampled_grid(shape, affine, factor)
+    return fine_shape, fine_affine, first
+
+
+def resample_mri(data: np.ndarray, affine: np.ndarray, fine_shape: tuple[int, ...], fine_affine: np.ndarray, *,
+                 interpolation: str = "linear", source: str = "MRI") -> np.ndarray:
+    """Anti-aliased resampling of one MRI onto the fine MRSI grid (float32).
+
+    Raises ``ValueError`` when the result is empty although the MRI is not:
+    the MRI and the MRSI grid do not overlap (wrong reference or registration).
+    """
+    if interpolation not in INTERPOLATION_ORDER:
+        raise ValueError(f"interpolation must be one of {sorted(INTERPOLATION_ORDER)}, got {interpolation!r}")
+    out = resample_to_grid(data, affine, fine_shape, fine_affine,
+                           order=INTERPOLATION_ORDER[interpolation], antialias=True)
+    if not np.any(out) and np.any(data):
+        raise ValueError(
+            f"{source}: the image does not overlap the MRSI grid (all resampled values are 0); "
+            "check that it is in the same scanner space as the MRSI reference"
+        )
+    return out
+
+
+def resample_files_to_mrsi(*, t1w_file: str, reference: str, out_dir: str | Path, flair_file: str | None = None,
+                           mask_file: str | None = None, factor: int = defaults.MRI_FACTOR,
+                           slices: list[int] | None = None, interpolation: str = "linear") -> dict:
+    """T1w, FLAIR and brain mask files onto the fine MRSI grid (what
+    :class:`~mrsisr.interfaces.resample.ResampleToMRSIGrid` runs); returns the output paths.
+
+    The brain mask, when given, is resampled like the images (anti-aliased,
+    trilinear) and thresholded at 0.5, giving a uint8 mask on the fine grid.
+    """
+    ref, ref_affine = load_image(reference, "MRSI reference", ndims=(3, 4), allow_nonfinite=True)
+    fine_shape, fine_affine, first = mrsi_fine_grid(ref.shape, ref_affine, factor=factor, slices=slices)
+    del ref
+    out_dir = Path(out_dir)
+    outputs: dict = {"slice_offset": first}
+    jobs = [("t1w_mrsi_file", t1w_file, "T1w"), ("flair_mrsi_file", flair_file, "FLAIR"),
+            ("mask_file", mask_file, "brain mask")]
+    for key, path, what in jobs:
+        if not path:
+            continue
+        data, affine = load_image(path, what)
+        out = resample_mri(data, affine, fine_shape, fine_affine,
+                           interpolation="linear" if key == "mask_file" else interpolation,
+                           source=f"{what} {path}")
+        del data
+        if key == "mask_file":
+            out = (out >= 0.5).astype(np.uint8)
+        img = nib.Nifti1Image(out, fine_affine)
+        img.header.set_data_dtype(out.dtype)
+        target = out_dir / f"{key.replace('_file', '')}_{factor}x.nii.gz"
+        nib.save(img, target)
+        outputs[key] = str(target)
+    return outputs

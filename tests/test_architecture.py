@@ -112,9 +112,9 @@ def test_forbidden_packages():
 
 def test_nodes_are_thin():
     """The algorithms the nodes run live below them (callable without Nipype)."""
-    from mrsisr import grid, registration, skullstrip
+    from mrsisr import registration, skullstrip, spaces
 
     assert callable(registration.register_rigid_sitk) and callable(skullstrip.skullstrip_python)
-    assert callable(grid.resample_files_to_mrsi)
-    for module in ("mrsisr.registration", "mrsisr.skullstrip", "mrsisr.grid", "mrsisr.anatomy"):
+    assert callable(spaces.resample_files_to_mrsi)
+    for module in ("mrsisr.registration", "mrsisr.skullstrip", "mrsisr.grid", "mrsisr.spaces", "mrsisr.anatomy"):
         assert "nipype" not in imports_of(module), module

@@ -9,9 +9,8 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from mrsisr.grid import (
-    antialias_sigma, mrsi_fine_grid, resample_files_to_mrsi, resample_mri, resample_to_grid, upsampled_grid,
-)
+from mrsisr.grid import antialias_sigma, resample_to_grid, upsampled_grid
+from mrsisr.spaces import mrsi_fine_grid, resample_files_to_mrsi, resample_mri
 from mrsisr.interfaces.resample import ResampleToMRSIGrid
 
 

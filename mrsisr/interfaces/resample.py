@@ -9,7 +9,7 @@ whose centres lie at −1/3, 0, +1/3 of an MRSI voxel around the MRSI centre
 (:func:`mrsisr.grid.upsampled_grid`); so the MRI block of MRSI slice ``k``
 is ``out[:, :, 3k:3k + 3]``.
 
-Resampling (:func:`mrsisr.grid.resample_files_to_mrsi`, :func:`mrsisr.grid.resample_to_grid`): a Gaussian anti-aliasing
+Resampling (:func:`mrsisr.spaces.resample_files_to_mrsi`, :func:`mrsisr.grid.resample_to_grid`): a Gaussian anti-aliasing
 pre-filter along the source axes whose spacing is finer than the target's
 (σ = √(r² − 1)/2.3548 source voxels for a voxel-size ratio r; for 1 mm T1w
 onto 3.4/3 = 1.133 mm, σ ≈ 0.23 voxel), then trilinear (default) or cubic
@@ -24,7 +24,7 @@ from nipype.interfaces.base import (
 )
 
 from mrsisr import defaults
-from mrsisr.grid import resample_files_to_mrsi
+from mrsisr.spaces import resample_files_to_mrsi
 
 __all__ = ["ResampleToMRSIGrid"]
 
