@@ -52,6 +52,10 @@ COUNT_COLUMNS = {
     "wide_fwhm": "Voxels with FWHM > FWHMMax (ppm), or FWHM not finite.",
     "high_crlb": "Voxels with %SD > CRLBMax, or %SD not finite; n/a when the criterion is off.",
     "failed_fit": "Voxels whose fit is marked invalid, or whose concentration is not finite.",
+    "negative": "Of the failed_fit voxels: those whose concentration was negative in the fitting output "
+    "(clipped to 0 = invalid by the loader); n/a without the loader's metadata.",
+    "absent_from_output": "Of the failed_fit voxels: those of slices whose fitting output lacks this metabolite "
+    "although other slices have it; n/a without the loader's metadata.",
     "rejected": "Voxels failing at least one criterion (a voxel failing several "
     "criteria is counted under each of them, and once here).",
     "kept": "Voxels kept (total - rejected).",
@@ -152,6 +156,18 @@ def quality_mask(
     return QualityResult(mask=mask, counts=counts)
 
 
+def _add_loader_counts(rows: list[dict], metadata_file: str | None) -> None:
+    """The loader's counts (``NegativeVoxels``, ``MissingFromSlices`` of ``metabolites.json``) as
+    columns ``negative`` and ``absent_from_output`` of the counts rows, in place (``n/a`` without it)."""
+    metadata = json.loads(Path(metadata_file).read_text()) if metadata_file else None
+    for row in rows:
+        if metadata is None:
+            row["negative"] = row["absent_from_output"] = "n/a"
+            continue
+        row["negative"] = int(metadata.get("NegativeVoxels", {}).get(row["metabolite"], 0))
+        row["absent_from_output"] = int(sum(metadata.get("MissingFromSlices", {}).get(row["metabolite"], {}).values()))
+
+
 def write_tsv(rows: list[dict], path: str | Path, sidecar: dict | None = None) -> Path:
     """Write dict rows as a BIDS-style TSV (tab-separated, header, ``n/a``) plus a JSON sidecar."""
     path = Path(path)
@@ -206,13 +222,15 @@ def filter_quality_files(
     erode_mm: float = ERODE_MM,
     erode_in_plane: bool = False,
     apply_snr_fwhm: bool = True,
+    metadata_file: str | None = None,
 ) -> dict[str, str]:
     """File-level quality filter (what :class:`~mrsisr.interfaces.quality.QualityFilter` runs); returns the output paths.
 
     The S/N map defines the MRSI grid; every other map must share it. The skull rim removed is
     ``erode_voxels`` voxels when given, else ``erode_mm`` in whole in-plane voxels of this grid
     (rounded to nearest: 1 voxel at 3.4 mm and 6.8 mm, none at 13.6 mm), so that a coarse
-    acquisition does not lose a 13.6 mm rim of brain.
+    acquisition does not lose a 13.6 mm rim of brain. ``metadata_file``: the loader's
+    ``metabolites.json``, whose counts of negative and absent voxels become columns of the table.
     """
     if not metabolites:
         raise ValueError("metabolites: at least one metabolite name is needed")
@@ -277,6 +295,7 @@ def filter_quality_files(
         "CriteriaApplied": ["S/N", "FWHM"] * apply_snr_fwhm + ["%SD"] * (crlb_max is not None) + ["skull"],
         "Sources": [str(f) for f in (snr_file, fwhm_file, sd_file, valid_file, in_file, brain_mask) if f],
     }
+    _add_loader_counts(result.counts, metadata_file)
     write_tsv(result.counts, outputs["counts_file"], sidecar)
     return {key: str(path) for key, path in outputs.items()}
 

@@ -68,3 +68,29 @@ def test_a_metabolite_missing_from_one_slice_is_warned_about_and_counted(tmp_pat
     assert maps.missing_by_slice == {"Gln": {2: 16}}
     metadata = json.loads(save_loaded_maps(maps, tmp_path)["metadata_file"].read_text())
     assert metadata["MissingFromSlices"] == {"Gln": {"2": 16}} and metadata["NegativeVoxels"] == {}
+
+
+def test_the_quality_table_counts_negative_and_absent_voxels(tmp_path):
+    """The loader's counts reach the quality table: ``negative`` and ``absent_from_output`` columns."""
+    from mrsisr.quality import filter_quality_files
+
+    derivatives = make_lcmodel_tree(tmp_path, tables=False)
+    folder = derivatives / "sub-01" / "lcmodel_acq-4"
+    _rewrite_csv(folder, 1, negate=((2, 2), (3, 3)))
+    _rewrite_csv(folder, 2, drop=("Gln",))
+    with pytest.warns(UserWarning):
+        maps = load_metabolite_maps(derivatives, subject="01", metabolites=["Gln", "tCr"], require_quality=False)
+    (tmp_path / "maps").mkdir()
+    files = save_loaded_maps(maps, tmp_path / "maps")
+    brain = tmp_path / "brain.nii.gz"
+    nib.save(nib.Nifti1Image(np.ones((3 * N, 3 * N, 3 * NZ), np.uint8), AFFINE @ np.diag([1 / 3, 1 / 3, 1 / 3, 1])),
+             brain)
+    out = filter_quality_files(metabolites=maps.metabolites, snr_file=str(files["snr_file"]),
+                               fwhm_file=str(files["fwhm_file"]), brain_mask=str(brain), out_dir=tmp_path,
+                               valid_file=str(files["valid_file"]), apply_snr_fwhm=False, erode_voxels=0,
+                               metadata_file=str(files["metadata_file"]))
+    lines = [line.split("\t") for line in open(out["counts_file"]).read().splitlines()]
+    rows = {row[0]: dict(zip(lines[0], row)) for row in lines[1:]}
+    assert rows["Gln"]["absent_from_output"] == "16" and rows["Gln"]["negative"] == "0"
+    assert rows["tCr"]["negative"] == "2" and rows["tCr"]["absent_from_output"] == "0"
+    assert int(rows["Gln"]["failed_fit"]) >= 16 and int(rows["tCr"]["failed_fit"]) >= 2

@@ -242,6 +242,7 @@ def init_mrsi_wf(*, options: MRSIOptions = MRSIOptions(), name: str = "mrsi_wf")
                          ("snr_file", "snr_file"),
                          ("fwhm_file", "fwhm_file"),
                          ("valid_file", "valid_file"),
+                         ("metadata_file", "metadata_file"),
                          ("conc_file", "in_file")] + sd_map),
         (load, grid, [("snr_file", "reference")]),
         (load, superres, [("conc_file", "in_file"),

@@ -24,6 +24,8 @@ class _QualityFilterInputSpec(BaseInterfaceInputSpec):
     sd_file = File(exists=True, desc="%SD (CRLB) map, 4-D per metabolite or 3-D")
     valid_file = File(exists=True, desc="fit validity (nonzero = valid), 4-D per metabolite or 3-D")
     in_file = File(exists=True, desc="concentration maps; only non-finite values are used (failed fits)")
+    metadata_file = File(exists=True, desc="the loader's metabolites.json: its counts of negative voxels and of "
+                                           "voxels absent from a slice's output become columns of the table")
     snr_min = traits.Float(SNR_MIN, usedefault=True, desc="reject S/N < snr_min (paper: 2.5)")
     fwhm_max = traits.Float(FWHM_MAX_PPM, usedefault=True, desc="reject FWHM > fwhm_max ppm (paper: 0.15)")
     crlb_max = traits.Float(requires=["sd_file"], desc="reject %SD > crlb_max (off unless set)")
@@ -66,7 +68,7 @@ class QualityFilter(SimpleInterface):
     def _run_interface(self, runtime):
         inputs = self.inputs
         optional = {name: getattr(inputs, name) if isdefined(getattr(inputs, name)) else None
-                    for name in ("sd_file", "valid_file", "in_file", "crlb_max")}
+                    for name in ("sd_file", "valid_file", "in_file", "crlb_max", "metadata_file")}
         self._results.update(filter_quality_files(
             metabolites=list(inputs.metabolites), snr_file=inputs.snr_file,
             fwhm_file=inputs.fwhm_file, brain_mask=inputs.brain_mask, out_dir=runtime.cwd,
