@@ -34,6 +34,7 @@ from mrsisr.models.weights import save_weights
 from mrsisr.slices import SubjectSlices, kfold_split
 from mrsisr.training.data import Batch, BatchSampler, make_batch
 from mrsisr.training.device_data import DeviceBatches, DeviceDataset
+from mrsisr.training.lesions import LesionAugmentation
 
 #: Generator steps between progress-bar loss updates (reading a loss waits for the device).
 PROGRESS_EVERY = 20
@@ -80,6 +81,10 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = True
     augment: bool = True
+    #: per-sample probabilities of the shortcut-breaking augmentations (mrsisr.training.lesions; need ``augment``)
+    mri_lesion_probability: float = 0.0
+    metabolic_lesion_probability: float = 0.0
+    flair_drop_probability: float = 0.0
     validation_matrix_sizes: tuple[int, ...] | None = None
     time_limit_s: float | None = None
     workers: int | None = None
@@ -95,6 +100,21 @@ class TrainConfig:
             return tuple(self.validation_matrix_sizes)
         sizes = sorted(self.matrix_sizes)
         return tuple(sorted({sizes[0], sizes[len(sizes) // 2], sizes[-1]}))
+
+    def __post_init__(self) -> None:
+        self.lesions  # refuses an impossible probability when the run is configured, before any work
+
+    @property
+    def lesions(self) -> LesionAugmentation:
+        """The shortcut-breaking augmentations of this run (all probabilities 0: none)."""
+        return LesionAugmentation(self.mri_lesion_probability, self.metabolic_lesion_probability,
+                                  self.flair_drop_probability)
+
+    def augmentations(self) -> dict[str, Any]:
+        """What the model card and the weights' metadata record about the training augmentations."""
+        return {"geometric": ("90° rotations, flips, shifts up to ±3 MRSI voxels, MRI sub-slice reversal"
+                              if self.augment else "none"),
+                **(self.lesions.record() if self.augment else LesionAugmentation().record())}
 
     @property
     def uses_adversarial(self) -> bool:
@@ -125,6 +145,7 @@ class Trainer:
         self.split = kfold_split(names, config.folds, config.fold)
         self.train_data = [s for s in subjects if s.subject in self.split["train"]]
         self.validation_data = [s for s in subjects if s.subject in self.split["validation"]]
+        self.lesions = config.lesions
         torch.manual_seed(config.seed + self.rank)
         self.generator = build(config.variant, **config.model).to(self.device)
         self.sampler = BatchSampler(self.train_data, config.batch_size, config.matrix_sizes,
@@ -268,12 +289,13 @@ class Trainer:
         indices = list(range(self.rank, len(plan), self.world))
         epoch = self.epoch
         if self.device_dataset is not None:
-            return DeviceBatches(self.device_dataset, plan, indices, cfg.seed, epoch, cfg.augment)
+            return DeviceBatches(self.device_dataset, plan, indices, cfg.seed, epoch, cfg.augment, self.lesions)
+        lesions = self.lesions
 
         def assemble(index: int) -> Batch:
             items, n, lam = plan[index]
             rng = np.random.default_rng([cfg.seed, epoch, index]) if cfg.augment else None
-            return make_batch(items, n, lam, rng)
+            return make_batch(items, n, lam, rng, lesions)
 
         workers = cfg.workers if cfg.workers is not None else (4 if self.device.type == "cuda" else 0)
         return torch.utils.data.DataLoader(_Mapped(indices, assemble), batch_size=None, shuffle=False,
@@ -368,6 +390,7 @@ class Trainer:
             "model_config": self.generator.config.to_dict(),
             "parameters": sum(p.numel() for p in self.generator.parameters()),
             "training": asdict(self.config),
+            "augmentations": self.config.augmentations(),
             "data": {"split": self.split,
                      "train_maps": int(sum(s.maps.shape[0] * s.maps.shape[1] for s in self.train_data)),
                      "map_size": int(self.train_data[0].maps.shape[-1])},
@@ -377,6 +400,7 @@ class Trainer:
             "metrics": self.history[-1] if self.history else {},
         }
         if self.rank == 0:
-            save_weights(self.generator, self.out_dir / "model.safetensors")
+            save_weights(self.generator, self.out_dir / "model.safetensors",
+                         extra={"augmentations": json.dumps(card["augmentations"])})
             (self.out_dir / "model.json").write_text(json.dumps(card, indent=2))
         return card
