@@ -5,6 +5,7 @@ Examples::
     mrsisr-train prepared/ runs/mcm --variant mcm --epochs 100            # the paper's recipe
     mrsisr-train prepared/ runs/fs --variant filter-scaling-met --max-steps 2000 --folds 5 --fold 2
     torchrun --nproc_per_node 4 -m mrsisr.training.cli prepared/ runs/mcm  # several GPUs (DDP)
+    mrsisr-train prepared/ runs/mcm --mri-lesions 0.5 --metabolic-lesions 0.5 --flair-drop 0.2  # issue 14
 
 Interrupt at any time: running the same command again resumes from ``OUT_DIR/checkpoint.pt``.
 """
@@ -65,6 +66,9 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="stop (checkpointed, weights written) after this much training time; rerun to resume")
     run.add_argument("--workers", type=int, default=None,
                      help="batch-assembling loader processes (default: 4 on CUDA, 0 on CPU)")
+    run.add_argument("--device-data", action="store_true",
+                     help="keep the training set on the device and augment there (GPU; no loader workers)")
+    run.add_argument("--graph-capture", action="store_true", help="CUDA only: capture the passes as CUDA graphs")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -91,7 +95,8 @@ def _config(args: argparse.Namespace) -> TrainConfig:
         folds=args.folds, fold=args.fold, seed=args.seed, device=args.device, amp=args.amp,
         augment=args.augment, mri_lesion_probability=args.mri_lesions,
         metabolic_lesion_probability=args.metabolic_lesions, flair_drop_probability=args.flair_drop,
-        time_limit_s=args.time_limit, workers=args.workers)
+        time_limit_s=args.time_limit, workers=args.workers, device_data=args.device_data,
+        graph_capture=args.graph_capture)
 
 
 def main(argv: list[str] | None = None) -> int:
