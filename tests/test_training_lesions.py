@@ -12,7 +12,7 @@ from mrsisr.slices import flair_substitute, load_dataset
 from mrsisr.training.cli import parse_args
 from mrsisr.training.data import BatchSampler, make_batch
 from mrsisr.training.device_data import DeviceDataset
-from mrsisr.training.lesions import LesionAugmentation, LesionDraw, apply_lesions, draw_lesions
+from mrsisr.training.lesions import LesionAugmentation, LesionDraw, apply_lesions, augmentations_record, draw_lesions
 from mrsisr.training.trainer import Trainer
 from test_training import N, config, dataset_dir, make_subject  # noqa: F401  (fixture)
 
@@ -146,3 +146,11 @@ def test_the_command_line_sets_each_probability(tmp_path):
     with pytest.raises(SystemExit) as refused:
         parse_args([str(tmp_path), str(tmp_path / "out"), "--metabolic-lesions", "2"])
     assert refused.value.code == 2
+
+
+def test_without_augmentation_no_lesion_is_recorded_or_drawn(subjects):
+    record = augmentations_record(False, LesionAugmentation(1.0, 1.0, 1.0))
+    assert record["geometric"] == "none" and all(record[k]["probability"] == 0.0 for k in record if k != "geometric")
+    item = [(subjects[0], 1, 0)]
+    plain, asked = make_batch(item, 8, 0.0), make_batch(item, 8, 0.0, None, LesionAugmentation(1.0, 1.0, 1.0))
+    assert all(torch.equal(getattr(plain, key), getattr(asked, key)) for key in vars(plain))

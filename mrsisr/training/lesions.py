@@ -31,7 +31,7 @@ from mrsisr.lesions import gaussian_blob, soft_ball
 from mrsisr.slices import FLAIR_SUBSTITUTE, flair_substitute
 
 __all__ = ["LesionAugmentation", "LesionDraw", "NO_LESION", "draw_lesions", "apply_lesions",
-           "mri_lesion_gain", "metabolic_lesion_gain", "voxel_mm"]
+           "mri_lesion_gain", "metabolic_lesion_gain", "voxel_mm", "augmentations_record"]
 
 MRI_LESION_DIAMETERS_MM = (3.0, 15.0)
 MRI_LESION_T1W_FACTORS = (0.6, 0.85)
@@ -70,6 +70,13 @@ class LesionAugmentation:
                                        "cold_factor": list(METABOLIC_COLD_FACTORS), "mri": "untouched"},
             "flair_drop": {"probability": self.flair_drop, "substitute": FLAIR_SUBSTITUTE},
         }
+
+
+def augmentations_record(geometric: bool, lesions: LesionAugmentation) -> dict:
+    """What the model card and the weights' metadata state about a run's augmentations (none
+    without ``geometric``: the trainer augments nothing then)."""
+    return {"geometric": "90° rotations, flips, shifts up to ±3 MRSI voxels, MRI sub-slice reversal"
+            if geometric else "none", **(lesions if geometric else LesionAugmentation()).record()}
 
 
 @dataclass(frozen=True)

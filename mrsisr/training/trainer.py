@@ -34,7 +34,7 @@ from mrsisr.models.weights import save_weights
 from mrsisr.slices import SubjectSlices, kfold_split
 from mrsisr.training.data import Batch, BatchSampler, make_batch
 from mrsisr.training.device_data import DeviceBatches, DeviceDataset
-from mrsisr.training.lesions import LesionAugmentation
+from mrsisr.training.lesions import LesionAugmentation, augmentations_record
 
 #: Generator steps between progress-bar loss updates (reading a loss waits for the device).
 PROGRESS_EVERY = 20
@@ -110,12 +110,6 @@ class TrainConfig:
         return LesionAugmentation(self.mri_lesion_probability, self.metabolic_lesion_probability,
                                   self.flair_drop_probability)
 
-    def augmentations(self) -> dict[str, Any]:
-        """What the model card and the weights' metadata record about the training augmentations."""
-        return {"geometric": ("90° rotations, flips, shifts up to ±3 MRSI voxels, MRI sub-slice reversal"
-                              if self.augment else "none"),
-                **(self.lesions.record() if self.augment else LesionAugmentation().record())}
-
     @property
     def uses_adversarial(self) -> bool:
         """The WGAN term on λ: by default for the variants that take λ as an input (the variants table)."""
@@ -145,7 +139,6 @@ class Trainer:
         self.split = kfold_split(names, config.folds, config.fold)
         self.train_data = [s for s in subjects if s.subject in self.split["train"]]
         self.validation_data = [s for s in subjects if s.subject in self.split["validation"]]
-        self.lesions = config.lesions
         torch.manual_seed(config.seed + self.rank)
         self.generator = build(config.variant, **config.model).to(self.device)
         self.sampler = BatchSampler(self.train_data, config.batch_size, config.matrix_sizes,
@@ -289,8 +282,8 @@ class Trainer:
         indices = list(range(self.rank, len(plan), self.world))
         epoch = self.epoch
         if self.device_dataset is not None:
-            return DeviceBatches(self.device_dataset, plan, indices, cfg.seed, epoch, cfg.augment, self.lesions)
-        lesions = self.lesions
+            return DeviceBatches(self.device_dataset, plan, indices, cfg.seed, epoch, cfg.augment, cfg.lesions)
+        lesions = cfg.lesions
 
         def assemble(index: int) -> Batch:
             items, n, lam = plan[index]
@@ -390,7 +383,7 @@ class Trainer:
             "model_config": self.generator.config.to_dict(),
             "parameters": sum(p.numel() for p in self.generator.parameters()),
             "training": asdict(self.config),
-            "augmentations": self.config.augmentations(),
+            "augmentations": augmentations_record(self.config.augment, self.config.lesions),
             "data": {"split": self.split,
                      "train_maps": int(sum(s.maps.shape[0] * s.maps.shape[1] for s in self.train_data)),
                      "map_size": int(self.train_data[0].maps.shape[-1])},
