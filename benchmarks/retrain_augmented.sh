@@ -6,6 +6,7 @@
 #
 # CPU, in slices of TIME_LIMIT seconds (checkpointed; every run resumes where the last one stopped):
 #   DEVICE=cpu TIME_LIMIT=3600 bash benchmarks/retrain_augmented.sh     # exit 75: not finished, rerun
+# (TIME_LIMIT must exceed one epoch: an epoch cut short is trained again from its start on resume.)
 #   nohup sh -c 'while :; do bash benchmarks/retrain_augmented.sh; [ $? -eq 75 ] || break; done' > retrain.log 2>&1 &
 # GPU (training set and augmentations on the device, CUDA graphs):
 #   DEVICE=cuda TIME_LIMIT=480 GRAPH_CAPTURE=1 bash benchmarks/retrain_augmented.sh
