@@ -1,5 +1,8 @@
 """Prepared-slice datasets for training: batching by condition, augmentation, the simulated acquisition.
 
+The lesions that break the MRI→map shortcut are drawn and applied here too, per sample; their
+shapes and probabilities live in :mod:`mrsisr.training.lesions`.
+
 The prepared-slice format and the scaling contract live in :mod:`mrsisr.slices`.
 """
 

@@ -7,8 +7,9 @@ and each batch is gathered, augmented, simulated (k-space truncation) and scaled
 vectorised tensor operations, with one small host-to-device copy of the batch's indices and
 transform parameters.
 
-The transforms are drawn on the host by :func:`mrsisr.training.data.draw_augmentation` from the
-same random generator, in the same order, as :func:`mrsisr.training.data.make_batch` draws them, so
+The transforms (and the lesions of :mod:`mrsisr.training.lesions`) are drawn on the host by
+:func:`mrsisr.training.data.draw_augmentation` (and :func:`~mrsisr.training.lesions.draw_lesions`)
+from the same random generator, in the same order, as :func:`mrsisr.training.data.make_batch` draws them, so
 both paths give the same batches (``tests/test_device_data.py``): the same distribution and, for a
 given seed, the same samples.
 """
@@ -78,8 +79,8 @@ def lesions_on_device(params: torch.Tensor, hr: torch.Tensor, t1: torch.Tensor,
                       flair: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """:func:`~mrsisr.training.lesions.apply_lesions` for a batch, one draw per sample.
 
-    ``params`` (B, 13) float: :meth:`~mrsisr.training.lesions.LesionDraw.vector` then the in-plane voxel size and the slice
-    thickness (mm); ``hr`` (B, N, N), ``t1``/``flair`` (B, 3N, 3N, 3) float32.
+    ``params`` (B, 13) float: :meth:`~mrsisr.training.lesions.LesionDraw.vector`, then the in-plane
+    voxel size and the slice thickness (mm); ``hr`` (B, N, N), ``t1``/``flair`` (B, 3N, 3N, 3) float32.
     """
     (mri_row, mri_col, mri_plane, mri_radius, t1_factor, flair_factor, met_row, met_col, met_radius, met_factor,
      drop, voxel, slice_mm) = (params[:, i, None, None, None] for i in range(params.shape[1]))
