@@ -14,7 +14,7 @@ from scipy import ndimage
 from mrsisr.synth import generate_subject
 from mrsisr.synth.findings import Ball, Findings
 from mrsisr.synth.landscape import AMPLITUDE_RANGE, SCALE_RANGE_MM, MetabolicLandscape
-from mrsisr.synth.metabolites import TOTALS
+from mrsisr.metabolites import TOTALS
 
 SEED, SLICES = 0, 3  # seed 0: sub-01 has a glioma, MRI-only lesions and metabolic spots in the slab
 SMALL = {"seed": SEED, "slices": SLICES, "acquired_matrix": (16,), "formats": ("nifti",), "tiny": True}
