@@ -29,6 +29,7 @@ from scipy import ndimage
 
 from mrsisr import kspace
 from mrsisr.evaluation.runner import Method
+from mrsisr.lesions import gaussian_blob, soft_ball
 from mrsisr.slices import SubjectSlices
 
 __all__ = ["FidelitySettings", "fidelity_study", "fidelity_markdown", "inject_metabolic_lesions",
@@ -71,7 +72,7 @@ def _in_plane_mm(data: SubjectSlices) -> tuple[float, float]:
 
 def _blob(shape: tuple[int, int], centre: tuple[int, int], radius: float) -> np.ndarray:
     """A Gaussian of peak 1 falling to 1/2 at ``radius`` (index units): a lesion without edges."""
-    return np.exp(-np.log(2.0) * (_distance(shape, centre) / radius) ** 2)
+    return gaussian_blob(_distance(shape, centre), radius)
 
 
 def _distance(shape: tuple[int, int], centre: tuple[int, int]) -> np.ndarray:
@@ -133,8 +134,7 @@ def inject_mri_lesions(data: SubjectSlices, sites: Sites, diameter_mm: float) ->
         centre = np.array([factor * row + (factor - 1) / 2, factor * col + (factor - 1) / 2, (block[2] - 1) / 2])
         offset_mm = (index - centre[:, None, None, None]) * spacing[:, None, None, None]
         distance_mm = np.sqrt((offset_mm**2).sum(axis=0))
-        t = np.clip((distance_mm - diameter_mm / 2.0) / spacing[0] + 0.5, 0.0, 1.0)
-        ball = 1.0 - t * t * (3.0 - 2.0 * t)
+        ball = soft_ball(distance_mm, diameter_mm / 2.0, spacing[0])
         t1[s] *= 1.0 + (MRI_LESION_FACTORS["t1"] - 1.0) * ball
         flair[s] *= 1.0 + (MRI_LESION_FACTORS["flair"] - 1.0) * ball
     return replace(data, t1=t1, flair=flair)

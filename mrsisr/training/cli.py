@@ -5,6 +5,7 @@ Examples::
     mrsisr-train prepared/ runs/mcm --variant mcm --epochs 100            # the paper's recipe
     mrsisr-train prepared/ runs/fs --variant filter-scaling-met --max-steps 2000 --folds 5 --fold 2
     torchrun --nproc_per_node 4 -m mrsisr.training.cli prepared/ runs/mcm  # several GPUs (DDP)
+    mrsisr-train prepared/ runs/mcm --mri-lesions 0.5 --metabolic-lesions 0.5 --flair-drop 0.2  # issue 14
 
 Interrupt at any time: running the same command again resumes from ``OUT_DIR/checkpoint.pt``.
 """
@@ -41,7 +42,15 @@ def _build_parser() -> argparse.ArgumentParser:
     recipe.add_argument("--lam-max", type=float, default=0.1)
     recipe.add_argument("--critic-steps", type=int, default=5)
     recipe.add_argument("--matrix-sizes", type=int, nargs="+", default=list(TRAINED_MATRIX_SIZES))
-    recipe.add_argument("--no-augment", dest="augment", action="store_false")
+    recipe.add_argument("--no-augment", dest="augment", action="store_false", help="no augmentation at all")
+    shortcut = parser.add_argument_group("augmentations against the MRI→map shortcut (per-sample probabilities; "
+                                         "default 0: off)")
+    shortcut.add_argument("--mri-lesions", type=float, default=0.0, metavar="P",
+                          help="add a FLAIR-bright/T1w-dark lesion (3–15 mm) to the MRI only, maps untouched")
+    shortcut.add_argument("--metabolic-lesions", type=float, default=0.0, metavar="P",
+                          help="add a hot or cold lesion (4–20 mm) to the map (and its LR input) only, MRI untouched")
+    shortcut.add_argument("--flair-drop", type=float, default=0.0, metavar="P",
+                          help="replace the FLAIR by the app's substitute for a missing FLAIR (the T1w)")
     split = parser.add_argument_group("cross-validation")
     split.add_argument("--folds", type=int, default=5, help="subject-wise folds (1: train on everyone)")
     split.add_argument("--fold", type=int, default=0, help="test fold; the next fold validates")
@@ -57,14 +66,26 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="stop (checkpointed, weights written) after this much training time; rerun to resume")
     run.add_argument("--workers", type=int, default=None,
                      help="batch-assembling loader processes (default: 4 on CUDA, 0 on CPU)")
+    run.add_argument("--device-data", action="store_true",
+                     help="keep the training set on the device and augment there (GPU; no loader workers)")
+    run.add_argument("--graph-capture", action="store_true", help="CUDA only: capture the passes as CUDA graphs")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse the command line (usage errors exit with code 2); ``config`` holds the :class:`TrainConfig`."""
-    args = _build_parser().parse_args(argv)
-    args.config = TrainConfig(
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.config = _config(args)
+    except ValueError as error:
+        parser.error(str(error))
+    return args
+
+
+def _config(args: argparse.Namespace) -> TrainConfig:
+    return TrainConfig(
         variant=args.variant,
         model={"base_features": args.base_features, "latent_width": args.latent_width,
                "sharpness_width": args.sharpness_width},
@@ -72,8 +93,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         learning_rate=args.learning_rate, decay_every=args.decay_every, adversarial=args.adversarial,
         lam_max=args.lam_max, critic_steps=args.critic_steps, matrix_sizes=tuple(args.matrix_sizes),
         folds=args.folds, fold=args.fold, seed=args.seed, device=args.device, amp=args.amp,
-        augment=args.augment, time_limit_s=args.time_limit, workers=args.workers)
-    return args
+        augment=args.augment, mri_lesion_probability=args.mri_lesions,
+        metabolic_lesion_probability=args.metabolic_lesions, flair_drop_probability=args.flair_drop,
+        time_limit_s=args.time_limit, workers=args.workers, device_data=args.device_data,
+        graph_capture=args.graph_capture)
 
 
 def main(argv: list[str] | None = None) -> int:

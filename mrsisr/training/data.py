@@ -1,5 +1,8 @@
 """Prepared-slice datasets for training: batching by condition, augmentation, the simulated acquisition.
 
+The lesions that break the MRI→map shortcut are drawn and applied here too, per sample; their
+shapes and probabilities live in :mod:`mrsisr.training.lesions`.
+
 The prepared-slice format and the scaling contract live in :mod:`mrsisr.slices`.
 """
 
@@ -12,6 +15,7 @@ import torch
 
 from mrsisr import METABOLITES, TRAINED_MATRIX_SIZES, kspace
 from mrsisr.slices import SubjectSlices, map_scale, scale_mri
+from mrsisr.training.lesions import NO_LESION, LesionAugmentation, apply_lesions, draw_lesions, voxel_mm
 
 __all__ = ["Batch", "BatchSampler", "make_batch", "augment", "Augmentation", "draw_augmentation",
            "apply_augmentation", "normalise_pair"]
@@ -111,18 +115,25 @@ def augment(rng: np.random.Generator, hr: np.ndarray, mask: np.ndarray, t1: np.n
 
 
 def make_batch(items: list[tuple[SubjectSlices, int, int]], n: int, lam: float,
-               rng: np.random.Generator | None = None) -> Batch:
+               rng: np.random.Generator | None = None, lesions: LesionAugmentation | None = None) -> Batch:
     """Assemble samples ``(subject, slice position, metabolite position)`` into a :class:`Batch`.
 
-    With ``rng`` the samples are augmented; the LR input is simulated after augmentation.
+    With ``rng`` the samples are augmented: per sample, the geometric transform is drawn, then the
+    ``lesions`` (:mod:`mrsisr.training.lesions`, applied first); the LR input is simulated after both.
     """
     columns: dict[str, list[np.ndarray]] = {key: [] for key in ("hr", "mask", "t1", "flair")}
     metabolite_index = []
     for data, slice_pos, met_pos in items:
-        sample = (data.maps[slice_pos, met_pos], data.masks[slice_pos, met_pos],
-                  data.t1[slice_pos].astype(np.float32), data.flair[slice_pos].astype(np.float32))
+        mask = data.masks[slice_pos, met_pos]
+        hr, t1, flair = (data.maps[slice_pos, met_pos], data.t1[slice_pos].astype(np.float32),
+                         data.flair[slice_pos].astype(np.float32))
+        sample = (hr, mask, t1, flair)
         if rng is not None:
-            sample = augment(rng, *sample)
+            transform = draw_augmentation(rng)
+            draw = draw_lesions(rng, lesions, mask) if lesions is not None and lesions.active else NO_LESION
+            if draw != NO_LESION:
+                hr, t1, flair = apply_lesions(draw, hr, t1, flair, *voxel_mm(data.affine))
+            sample = apply_augmentation(transform, hr, mask, t1, flair)
         for key, value in zip(columns, sample):
             columns[key].append(value)
         metabolite_index.append(METABOLITES.index(data.metabolites[met_pos]))

@@ -7,8 +7,9 @@ and each batch is gathered, augmented, simulated (k-space truncation) and scaled
 vectorised tensor operations, with one small host-to-device copy of the batch's indices and
 transform parameters.
 
-The transforms are drawn on the host by :func:`mrsisr.training.data.draw_augmentation` from the
-same random generator, in the same order, as :func:`mrsisr.training.data.make_batch` draws them, so
+The transforms (and the lesions of :mod:`mrsisr.training.lesions`) are drawn on the host by
+:func:`mrsisr.training.data.draw_augmentation` (and :func:`~mrsisr.training.lesions.draw_lesions`)
+from the same random generator, in the same order, as :func:`mrsisr.training.data.make_batch` draws them, so
 both paths give the same batches (``tests/test_device_data.py``): the same distribution and, for a
 given seed, the same samples.
 """
@@ -19,10 +20,12 @@ import numpy as np
 import torch
 
 from mrsisr import METABOLITES, kspace
-from mrsisr.slices import SubjectSlices
+from mrsisr.slices import SubjectSlices, flair_substitute
 from mrsisr.training.data import Batch, draw_augmentation
+from mrsisr.training.lesions import (NO_LESION, LesionAugmentation, draw_lesions, metabolic_lesion_gain,
+                                     mri_lesion_gain, voxel_mm)
 
-__all__ = ["DeviceDataset", "DeviceBatches", "augment_on_device"]
+__all__ = ["DeviceDataset", "DeviceBatches", "augment_on_device", "lesions_on_device"]
 
 
 def _source_index(params: torch.Tensor, size: int, factor: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -72,6 +75,27 @@ def augment_on_device(params: torch.Tensor, hr: torch.Tensor, mask: torch.Tensor
     return move_map(hr), move_map(mask), move_mri(t1), move_mri(flair)
 
 
+def lesions_on_device(params: torch.Tensor, hr: torch.Tensor, t1: torch.Tensor,
+                      flair: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`~mrsisr.training.lesions.apply_lesions` for a batch, one draw per sample.
+
+    ``params`` (B, 13) float: :meth:`~mrsisr.training.lesions.LesionDraw.vector`, then the in-plane
+    voxel size and the slice thickness (mm); ``hr`` (B, N, N), ``t1``/``flair`` (B, 3N, 3N, 3) float32.
+    """
+    (mri_row, mri_col, mri_plane, mri_radius, t1_factor, flair_factor, met_row, met_col, met_radius, met_factor,
+     drop, voxel, slice_mm) = (params[:, i, None, None, None] for i in range(params.shape[1]))
+    grid = lambda size: torch.arange(size, device=params.device, dtype=torch.float32)
+    rows, cols = grid(hr.shape[-2])[:, None], grid(hr.shape[-1])[None, :]
+    hr = hr * metabolic_lesion_gain(rows, cols, met_row[..., 0], met_col[..., 0], met_radius[..., 0],
+                                    met_factor[..., 0], voxel[..., 0])
+    rows, cols, planes = grid(t1.shape[1])[:, None, None], grid(t1.shape[2])[None, :, None], grid(t1.shape[3])
+    common = (rows, cols, planes, mri_row, mri_col, mri_plane, mri_radius)
+    scale = t1.shape[1] // hr.shape[-1]
+    t1 = t1 * mri_lesion_gain(*common, t1_factor, voxel, slice_mm, scale)
+    flair = flair * mri_lesion_gain(*common, flair_factor, voxel, slice_mm, scale)
+    return hr, t1, torch.where(drop > 0, flair_substitute(t1), flair)
+
+
 class DeviceDataset:
     """Prepared subjects held on ``device``; :meth:`batch` is :func:`~mrsisr.training.data.make_batch` there.
 
@@ -105,7 +129,7 @@ class DeviceDataset:
         return sum(t.numel() * t.element_size() for t in (self.maps, self.masks, self.t1, self.flair))
 
     def batch(self, items: list[tuple[SubjectSlices, int, int]], n: int, lam: float,
-              rng: np.random.Generator | None = None) -> Batch:
+              rng: np.random.Generator | None = None, lesions: LesionAugmentation | None = None) -> Batch:
         """The batch :func:`~mrsisr.training.data.make_batch` builds from the same arguments, on the device."""
         rows, slices = [], []
         for data, slice_pos, met_pos in items:
@@ -114,10 +138,14 @@ class DeviceDataset:
             first_slice, first_map, per_slice = self._offsets[id(data)]
             slices.append(first_slice + slice_pos)
             rows.append(first_map + slice_pos * per_slice + met_pos)
-        params = [[0, 0, 0, 0, 0]] * len(items)
+        params, draws = [[0, 0, 0, 0, 0]] * len(items), [NO_LESION] * len(items)
         if rng is not None:  # drawn per sample in make_batch's order
-            drawn = [draw_augmentation(rng) for _ in items]
-            params = [[p.quarter_turns, int(p.flip), p.dy, p.dx, int(p.reverse)] for p in drawn]
+            params, draws = [], []
+            for data, slice_pos, met_pos in items:
+                p = draw_augmentation(rng)
+                params.append([p.quarter_turns, int(p.flip), p.dy, p.dx, int(p.reverse)])
+                draws.append(draw_lesions(rng, lesions, data.masks[slice_pos, met_pos])
+                             if lesions is not None and lesions.active else NO_LESION)
         host = torch.tensor([[r, s, *p] for r, s, p in zip(rows, slices, params)], dtype=torch.int64)
         if self.device.type == "cuda":
             host = host.pin_memory()
@@ -125,6 +153,10 @@ class DeviceDataset:
         row, slice_index, params = packed[:, 0], packed[:, 1], packed[:, 2:]
         hr, mask = self.maps[row], self.masks[row]
         t1, flair = self.t1[slice_index].float(), self.flair[slice_index].float()
+        if any(draw != NO_LESION for draw in draws):
+            lesion_params = torch.tensor([draw.vector() + list(voxel_mm(data.affine))
+                                          for draw, (data, _, _) in zip(draws, items)], dtype=torch.float32)
+            hr, t1, flair = lesions_on_device(lesion_params.to(self.device), hr, t1, flair)
         if rng is not None:
             hr, mask, t1, flair = augment_on_device(params, hr, mask, t1, flair)
         hr = hr * mask
@@ -157,9 +189,9 @@ class DeviceBatches:
     """
 
     def __init__(self, dataset: DeviceDataset, plan: list, indices: list[int], seed: int, epoch: int,
-                 augment: bool = True) -> None:
+                 augment: bool = True, lesions: LesionAugmentation | None = None) -> None:
         self.dataset, self.plan, self.indices = dataset, plan, indices
-        self.seed, self.epoch, self.augment = seed, epoch, augment
+        self.seed, self.epoch, self.augment, self.lesions = seed, epoch, augment, lesions
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -174,4 +206,4 @@ class DeviceBatches:
         for index in self.indices:
             items, n, lam = self.plan[index]
             rng = np.random.default_rng([self.seed, self.epoch, index]) if self.augment else None
-            yield self.dataset.batch(items, n, lam, rng)
+            yield self.dataset.batch(items, n, lam, rng, self.lesions)

@@ -34,6 +34,7 @@ from mrsisr.models.weights import save_weights
 from mrsisr.slices import SubjectSlices, kfold_split
 from mrsisr.training.data import Batch, BatchSampler, make_batch
 from mrsisr.training.device_data import DeviceBatches, DeviceDataset
+from mrsisr.training.lesions import LesionAugmentation, augmentations_record
 
 #: Generator steps between progress-bar loss updates (reading a loss waits for the device).
 PROGRESS_EVERY = 20
@@ -80,6 +81,10 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = True
     augment: bool = True
+    #: per-sample probabilities of the shortcut-breaking augmentations (mrsisr.training.lesions; need ``augment``)
+    mri_lesion_probability: float = 0.0
+    metabolic_lesion_probability: float = 0.0
+    flair_drop_probability: float = 0.0
     validation_matrix_sizes: tuple[int, ...] | None = None
     time_limit_s: float | None = None
     workers: int | None = None
@@ -95,6 +100,15 @@ class TrainConfig:
             return tuple(self.validation_matrix_sizes)
         sizes = sorted(self.matrix_sizes)
         return tuple(sorted({sizes[0], sizes[len(sizes) // 2], sizes[-1]}))
+
+    def __post_init__(self) -> None:
+        self.lesions  # refuses an impossible probability when the run is configured, before any work
+
+    @property
+    def lesions(self) -> LesionAugmentation:
+        """The shortcut-breaking augmentations of this run (all probabilities 0: none)."""
+        return LesionAugmentation(self.mri_lesion_probability, self.metabolic_lesion_probability,
+                                  self.flair_drop_probability)
 
     @property
     def uses_adversarial(self) -> bool:
@@ -268,12 +282,13 @@ class Trainer:
         indices = list(range(self.rank, len(plan), self.world))
         epoch = self.epoch
         if self.device_dataset is not None:
-            return DeviceBatches(self.device_dataset, plan, indices, cfg.seed, epoch, cfg.augment)
+            return DeviceBatches(self.device_dataset, plan, indices, cfg.seed, epoch, cfg.augment, cfg.lesions)
+        lesions = cfg.lesions
 
         def assemble(index: int) -> Batch:
             items, n, lam = plan[index]
             rng = np.random.default_rng([cfg.seed, epoch, index]) if cfg.augment else None
-            return make_batch(items, n, lam, rng)
+            return make_batch(items, n, lam, rng, lesions)
 
         workers = cfg.workers if cfg.workers is not None else (4 if self.device.type == "cuda" else 0)
         return torch.utils.data.DataLoader(_Mapped(indices, assemble), batch_size=None, shuffle=False,
@@ -368,6 +383,7 @@ class Trainer:
             "model_config": self.generator.config.to_dict(),
             "parameters": sum(p.numel() for p in self.generator.parameters()),
             "training": asdict(self.config),
+            "augmentations": augmentations_record(self.config.augment, self.config.lesions),
             "data": {"split": self.split,
                      "train_maps": int(sum(s.maps.shape[0] * s.maps.shape[1] for s in self.train_data)),
                      "map_size": int(self.train_data[0].maps.shape[-1])},
@@ -377,6 +393,7 @@ class Trainer:
             "metrics": self.history[-1] if self.history else {},
         }
         if self.rank == 0:
-            save_weights(self.generator, self.out_dir / "model.safetensors")
+            save_weights(self.generator, self.out_dir / "model.safetensors",
+                         extra={"augmentations": json.dumps(card["augmentations"])})
             (self.out_dir / "model.json").write_text(json.dumps(card, indent=2))
         return card

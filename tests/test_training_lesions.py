@@ -1,0 +1,156 @@
+"""Augmentations against the MRI→map shortcut: MRI-only lesions, metabolic-only lesions, FLAIR drop."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from mrsisr.lesions import gaussian_blob, soft_ball
+from mrsisr.models.weights import read_metadata
+from mrsisr.slices import flair_substitute, load_dataset
+from mrsisr.training.cli import parse_args
+from mrsisr.training.data import BatchSampler, make_batch
+from mrsisr.training.device_data import DeviceDataset
+from mrsisr.training.lesions import LesionAugmentation, LesionDraw, apply_lesions, augmentations_record, draw_lesions
+from mrsisr.training.trainer import Trainer
+from test_training import N, config, dataset_dir, make_subject  # noqa: F401  (fixture)
+
+KINDS = {"mri": LesionAugmentation(mri_lesion=1.0), "metabolic": LesionAugmentation(metabolic_lesion=1.0),
+         "flair_drop": LesionAugmentation(flair_drop=1.0)}
+
+
+def test_shapes_work_on_numpy_and_torch_alike():
+    distance = np.linspace(0.0, 8.0, 17)
+    for shape in (lambda d: gaussian_blob(d, 3.0), lambda d: soft_ball(d, 3.0, 1.5)):
+        np.testing.assert_allclose(shape(torch.from_numpy(distance)).numpy(), shape(distance), rtol=1e-12)
+    assert gaussian_blob(np.array(3.0), 3.0) == 0.5 and soft_ball(np.array(3.0), 3.0) == 0.5
+
+
+def test_flair_substitute_is_a_copy_of_the_t1w():
+    t1 = np.arange(6.0).reshape(2, 3)
+    for image in (t1, torch.from_numpy(t1)):
+        substitute = flair_substitute(image)
+        assert substitute is not image and (np.asarray(substitute) == t1).all()
+        substitute[0, 0] = -1
+        assert image[0, 0] == 0
+
+
+def test_lesions_change_only_their_own_modality():
+    rng = np.random.default_rng(0)
+    hr = rng.random((N, N), dtype=np.float32) + 1
+    t1, flair = (rng.random((3 * N, 3 * N, 3), dtype=np.float32) + 1 for _ in range(2))
+    mri = LesionDraw(mri_row=8, mri_col=8, mri_radius_mm=4.0, t1_factor=0.7, flair_factor=1.8)
+    les_hr, les_t1, les_flair = apply_lesions(mri, hr, t1, flair, 3.4, 3.4)
+    assert (les_hr == hr).all()
+    assert (les_t1 <= t1).all() and les_t1[25, 25, 1] == pytest.approx(0.7 * t1[25, 25, 1])
+    assert (les_flair >= flair).all() and les_flair[25, 25, 1] == pytest.approx(1.8 * flair[25, 25, 1])
+    assert (les_t1[:5] == t1[:5]).all()  # 8 mm across: nothing 3 MRSI voxels away
+    for factor in (0.6, 1.5):  # cold and hot
+        metabolic = LesionDraw(met_row=5, met_col=9, met_radius_mm=5.0, met_factor=factor)
+        les_hr, les_t1, les_flair = apply_lesions(metabolic, hr, t1, flair, 3.4, 3.4)
+        assert (les_t1 == t1).all() and (les_flair == flair).all()
+        assert les_hr[5, 9] == pytest.approx(factor * hr[5, 9])
+        ratio = les_hr / hr
+        assert np.abs(ratio - 1).max() == pytest.approx(abs(factor - 1), rel=1e-5)
+    dropped = apply_lesions(LesionDraw(drop_flair=True), hr, t1, flair, 3.4, 3.4)
+    assert (dropped[2] == t1).all()
+
+
+def test_probability_zero_draws_nothing_and_bad_probabilities_are_refused():
+    rng_a, rng_b = np.random.default_rng(1), np.random.default_rng(1)
+    assert draw_lesions(rng_a, LesionAugmentation(), np.ones((N, N))) == LesionDraw()
+    assert rng_a.random() == rng_b.random()
+    with pytest.raises(ValueError, match="flair drop probability must be in"):
+        LesionAugmentation(flair_drop=1.5)
+    with pytest.raises(ValueError, match="mri lesion probability"):
+        config(mri_lesion_probability=-0.1)
+
+
+def test_lesions_sit_inside_the_quality_mask():
+    mask = np.zeros((N, N))
+    mask[10:12, 3:5] = 1
+    rng = np.random.default_rng(2)
+    for _ in range(20):
+        draw = draw_lesions(rng, LesionAugmentation(1.0, 1.0, 0.5), mask)
+        for row, col in ((draw.mri_row, draw.mri_col), (draw.met_row, draw.met_col)):
+            assert 9.5 <= row <= 12.5 and 2.5 <= col <= 5.5
+        assert 1.5 <= draw.mri_radius_mm <= 7.5 and 2.0 <= draw.met_radius_mm <= 10.0
+
+
+@pytest.fixture
+def subjects():
+    rng = np.random.default_rng(3)
+    return [make_subject(f"{i:02d}", rng, slices=3 + i) for i in range(3)]
+
+
+def _assert_changed_as_stated(kind: str, plain, lesioned) -> None:
+    same = lambda key: torch.equal(getattr(plain, key), getattr(lesioned, key))
+    if kind == "mri":  # MRI differs, target (and input) identical
+        assert not same("t1") and not same("flair") and same("target") and same("lr")
+    elif kind == "metabolic":  # target (and input) differ, MRI identical
+        assert not same("target") and not same("lr") and same("t1") and same("flair")
+    else:  # the FLAIR channel is the substitute of the T1w
+        assert torch.equal(lesioned.flair, lesioned.t1) and same("t1") and same("target") and not same("flair")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_augmentation_changes_its_inputs_on_both_paths(subjects, kind):
+    dataset = DeviceDataset(subjects, "cpu")
+    for index, (data, slice_pos) in enumerate([(subjects[0], 0), (subjects[1], 2), (subjects[2], 4)]):
+        item = [(data, slice_pos, index % 2)]
+        rng = lambda: np.random.default_rng([9, index])
+        plain = make_batch(item, 8, 0.0, rng())
+        for build in (make_batch, dataset.batch):
+            _assert_changed_as_stated(kind, plain, build(item, 8, 0.0, rng(), KINDS[kind]))
+
+
+def test_device_path_renders_the_same_draws_into_the_same_arrays(subjects):
+    dataset = DeviceDataset(subjects, "cpu")
+    lesions = LesionAugmentation(0.5, 0.5, 0.3)
+    sampler = BatchSampler(subjects, batch_size=4, matrix_sizes=(4, 8, 12), lam_max=0.1)
+    for index, (items, n, lam) in enumerate(sampler.epoch(np.random.default_rng(1))):
+        rng = lambda: np.random.default_rng([7, index])
+        expected, got = make_batch(items, n, lam, rng(), lesions), dataset.batch(items, n, lam, rng(), lesions)
+        for key, want in vars(expected).items():
+            value = getattr(got, key)
+            assert value.shape == want.shape and value.dtype == want.dtype, key
+            torch.testing.assert_close(value, want, atol=2e-6, rtol=1e-5, msg=key)
+
+
+@pytest.mark.parametrize("device_data", [False, True])
+@pytest.mark.parametrize("kind", KINDS)
+def test_training_with_an_augmentation_runs_and_records_it(dataset_dir, tmp_path, kind, device_data):  # noqa: F811
+    subjects = load_dataset(dataset_dir)
+    probabilities = {"mri": "mri_lesion_probability", "metabolic": "metabolic_lesion_probability",
+                     "flair_drop": "flair_drop_probability"}
+    settings = dict(batch_size=1, max_steps=2, adversarial=False, device_data=device_data)
+    plain = Trainer(config(**settings), subjects, tmp_path / "plain")
+    trainer = Trainer(config(**settings, **{probabilities[kind]: 1.0}), subjects, tmp_path / kind)
+    _assert_changed_as_stated(kind, next(iter(plain._batches())), next(iter(trainer._batches())))
+    card = trainer.run(progress=False)
+    assert card["steps"] == 2
+    written = json.loads((tmp_path / kind / "model.json").read_text())["augmentations"]
+    stated = {"mri": "mri_only_lesions", "metabolic": "metabolic_only_lesions", "flair_drop": "flair_drop"}
+    assert {key: value["probability"] for key, value in written.items() if key != "geometric"} == {
+        name: (1.0 if name == stated[kind] else 0.0) for name in stated.values()}
+    metadata = json.loads(read_metadata(tmp_path / kind / "model.safetensors")["augmentations"])
+    assert metadata == written
+
+
+def test_the_command_line_sets_each_probability(tmp_path):
+    args = parse_args([str(tmp_path), str(tmp_path / "out"), "--mri-lesions", "0.3", "--metabolic-lesions", "0.4",
+                       "--flair-drop", "0.2"])
+    assert args.config.lesions == LesionAugmentation(0.3, 0.4, 0.2)
+    assert parse_args([str(tmp_path), str(tmp_path / "out")]).config.lesions == LesionAugmentation()
+    with pytest.raises(SystemExit) as refused:
+        parse_args([str(tmp_path), str(tmp_path / "out"), "--metabolic-lesions", "2"])
+    assert refused.value.code == 2
+
+
+def test_without_augmentation_no_lesion_is_recorded_or_drawn(subjects):
+    record = augmentations_record(False, LesionAugmentation(1.0, 1.0, 1.0))
+    assert record["geometric"] == "none" and all(record[k]["probability"] == 0.0 for k in record if k != "geometric")
+    item = [(subjects[0], 1, 0)]
+    plain, asked = make_batch(item, 8, 0.0), make_batch(item, 8, 0.0, None, LesionAugmentation(1.0, 1.0, 1.0))
+    assert all(torch.equal(getattr(plain, key), getattr(asked, key)) for key in vars(plain))
