@@ -87,7 +87,8 @@ def select_subjects(config: RunConfig) -> list[bidsq.SubjectInputs]:
         subjects = bidsq.collect_subjects(
             layout, lcmodel_dir=config.lcmodel_dir, participant_label=config.participant_label,
             session_label=config.session_label, filters=config.bids_filters, acquisition=config.acquisition,
-            simulate_matrix=config.simulate_matrix, target_matrix=config.target_matrix)
+            simulate_matrix=config.simulate_matrix, target_matrix=config.target_matrix,
+            metabolites=tuple(config.metabolites))
     except bidsq.LabelError as error:
         raise AppExit(EXIT["no_selection"], str(error)) from error
     if not subjects:

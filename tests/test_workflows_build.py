@@ -128,7 +128,7 @@ def test_defaults_come_from_one_place(tmp_path):
     from mrsisr.workflows.base import mrsi_options
 
     expected = {"snr_min": defaults.SNR_MIN, "fwhm_max": defaults.FWHM_MAX_PPM, "crlb_max": defaults.CRLB_MAX,
-                "min_valid_fraction": defaults.MIN_VALID_FRACTION, "target_matrix": defaults.TARGET_MATRIX,
+                "min_valid_fraction": None, "min_slice_fraction": defaults.MIN_SLICE_FRACTION, "target_matrix": defaults.TARGET_MATRIX,
                 "sharpness": defaults.SHARPNESS, "batch_size": defaults.BATCH_SIZE}
     args = _build_parser().parse_args([str(tmp_path), str(tmp_path / "out"), "participant"])
     config = RunConfig(bids_dir=tmp_path, output_dir=tmp_path / "out", analysis_level="participant",

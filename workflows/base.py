@@ -146,7 +146,8 @@ def _add_sinks(workflow, anat_wf, mrsi_wf, inputnode, *, output_dir, t1w, flair,
     ds_mrsi_wf = init_ds_mrsi_wf(
         output_dir=output_dir, sources=anat_sources + [bids_uri(folder, bids_dir)], acquisition=label,
         sharpness=options.sharpness, target_matrix=options.target_matrix, simulate_matrix=options.simulate_matrix,
-        thresholds=dict(options.thresholds(), SourceAcquisition=options.acquisition))
+        thresholds=dict(options.thresholds(), SourceAcquisition=options.acquisition,
+                        SubjectNotes=options.sidecar_notes()))
     backends = [("outputnode.skullstrip_backend", "inputnode.skullstrip_backend"),
                 ("outputnode.coreg_backend", "inputnode.coreg_backend")]
     workflow.connect([
@@ -196,7 +197,8 @@ def _add_derived_sinks(workflow, anat_wf, mrsi_wf, inputnode, *, output_dir, t1w
     ds_t1w_wf = init_ds_mrsi_t1w_wf(output_dir=output_dir, sources=sources, acquisition=label,
                                     sharpness=options.sharpness, target_matrix=options.target_matrix,
                                     simulate_matrix=options.simulate_matrix,
-                                    thresholds=dict(options.thresholds(), SourceAcquisition=options.acquisition))
+                                    thresholds=dict(options.thresholds(), SourceAcquisition=options.acquisition,
+                                                    SubjectNotes=options.sidecar_notes()))
     workflow.connect([
         (inputnode, ds_t1w_wf, [("t1w", "inputnode.source_file")]),
         (anat_wf, ds_t1w_wf, [("outputnode.skullstrip_backend", "inputnode.skullstrip_backend"),
@@ -240,13 +242,23 @@ def init_mrsisr_wf(config, subjects) -> pe.Workflow:
         single = init_single_subject_wf(
             subject=item.subject, session=item.session, t1w=item.t1w, flair=item.flair,
             lcmodel_dir=item.lcmodel_dir, output_dir=str(config.output_dir), bids_dir=str(config.bids_dir),
-            options=dataclasses.replace(options, acquisition=item.acquisition), backend=config.backend)
+            options=subject_options(options, item), backend=config.backend)
         workflow.add_nodes([single])
     return workflow
+
+
+def subject_options(options: MRSIOptions, item) -> MRSIOptions:
+    """The run's options for one subject: its acquisition, the metabolites its fitting output has
+    (when the user named none, the network's that are present), the missing ones, FLAIR or not."""
+    return dataclasses.replace(
+        options, acquisition=item.acquisition, metabolites=tuple(item.metabolites) or options.metabolites,
+        missing_metabolites=dict(item.missing_metabolites), flair=bool(item.flair))
 
 
 def mrsi_options(config) -> MRSIOptions:
     """The :class:`~mrsisr.workflows.mrsi.MRSIOptions` of a run configuration: the fields of the same
     names (the acquisition is set per subject)."""
-    names = {item.name for item in dataclasses.fields(MRSIOptions)} - {"acquisition"}
-    return MRSIOptions(**{name: getattr(config, name) for name in names})
+    names = {item.name for item in dataclasses.fields(MRSIOptions)} - {"acquisition", "missing_metabolites", "flair"}
+    values = {name: getattr(config, name) for name in names}
+    values["metabolites"] = tuple(config.metabolites) or MRSIOptions.metabolites
+    return MRSIOptions(**values)

@@ -56,12 +56,14 @@ def mrsi_sidecars(
     """Sidecars of the quality mask, zero-filled map, output mask and one per λ (same order)."""
     from mrsisr.workflows.outputs import software_versions
 
+    thresholds = dict(thresholds)
+    notes = thresholds.pop("SubjectNotes", {})  # MissingMetabolites, FLAIR: top-level keys of every sidecar
     common = {
         "AcquiredMatrix": int(acquired_matrix), "TargetMatrix": int(target_matrix),
         "SimulatedAcquisition": simulate_matrix is not None, "Acquisition": acquisition,
         "QualityThresholds": thresholds, "SelectedSlices": [int(k) for k in slices],
         "SkullStrippingBackend": skullstrip_backend, "CoregistrationBackend": coreg_backend,
-        "Sources": list(sources), "ProcessingSoftware": software_versions(),
+        "Sources": list(sources), "ProcessingSoftware": software_versions(), **notes,
     }
     model = {"Variant": model_info.get("variant"), "File": str(model_info.get("weights")),
              "Sha256": model_info.get("sha256"), "Placeholder": bool(model_info.get("placeholder", False))}
