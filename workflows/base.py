@@ -101,12 +101,11 @@ def init_single_subject_wf(
         mrsi_fields += T1W_FIELDS
     outputnode = pe.Node(niu.IdentityInterface(fields=["brain_mask", "t1w_brain", "flair_t1w", "out_matrix"]
                                                + mrsi_fields), name="outputnode")
-    anat_wf = init_anat_wf(backend=backend)
+    anat_wf = init_anat_wf(backend=backend, flair=options.flair)
     mrsi_wf = init_mrsi_wf(options=options)
 
     workflow.connect([
-        (inputnode, anat_wf, [("t1w", "inputnode.t1w"),
-                              ("flair", "inputnode.flair")]),
+        (inputnode, anat_wf, [("t1w", "inputnode.t1w")] + ([("flair", "inputnode.flair")] if options.flair else [])),
         (inputnode, mrsi_wf, [("lcmodel_dir", "inputnode.lcmodel_dir"),
                               ("subject", "inputnode.subject"),
                               ("session", "inputnode.session")]),
@@ -114,9 +113,8 @@ def init_single_subject_wf(
                             ("outputnode.t1w_brain", "inputnode.t1w_brain"),
                             ("outputnode.flair_brain", "inputnode.flair_brain")]),
         (anat_wf, outputnode, [("outputnode.brain_mask", "brain_mask"),
-                               ("outputnode.t1w_brain", "t1w_brain"),
-                               ("outputnode.flair_t1w", "flair_t1w"),
-                               ("outputnode.out_matrix", "out_matrix")]),
+                               ("outputnode.t1w_brain", "t1w_brain")]
+         + ([("outputnode.flair_t1w", "flair_t1w"), ("outputnode.out_matrix", "out_matrix")] if options.flair else [])),
         (mrsi_wf, outputnode, [(f"outputnode.{field}", field) for field in mrsi_fields]),
     ])
     if output_dir is not None:
@@ -142,7 +140,7 @@ def _add_sinks(workflow, anat_wf, mrsi_wf, inputnode, *, output_dir, t1w, flair,
     label = options.acquisition
     if options.simulate_matrix is not None:
         label = f"sim{options.simulate_matrix}"
-    ds_anat_wf = init_ds_anat_wf(output_dir=output_dir, sources=anat_sources)
+    ds_anat_wf = init_ds_anat_wf(output_dir=output_dir, sources=anat_sources, flair=options.flair)
     ds_mrsi_wf = init_ds_mrsi_wf(
         output_dir=output_dir, sources=anat_sources + [bids_uri(folder, bids_dir)], acquisition=label,
         sharpness=options.sharpness, target_matrix=options.target_matrix, simulate_matrix=options.simulate_matrix,
@@ -153,9 +151,9 @@ def _add_sinks(workflow, anat_wf, mrsi_wf, inputnode, *, output_dir, t1w, flair,
     workflow.connect([
         (inputnode, ds_anat_wf, [("t1w", "inputnode.source_file")]),
         (inputnode, ds_mrsi_wf, [("t1w", "inputnode.source_file")]),
-        (anat_wf, ds_anat_wf, [("outputnode.brain_mask", "inputnode.brain_mask"),
-                               ("outputnode.flair_t1w", "inputnode.flair_t1w"),
-                               ("outputnode.out_matrix", "inputnode.out_matrix")] + backends),
+        (anat_wf, ds_anat_wf, [("outputnode.brain_mask", "inputnode.brain_mask")]
+         + ([("outputnode.flair_t1w", "inputnode.flair_t1w"), ("outputnode.out_matrix", "inputnode.out_matrix")]
+            if options.flair else []) + backends),
         (anat_wf, ds_mrsi_wf, backends),
         (mrsi_wf, ds_mrsi_wf, [("outputnode.metabolites", "inputnode.metabolites"),
                                ("outputnode.acquired_matrix", "inputnode.acquired_matrix"),
