@@ -103,14 +103,24 @@ def _flair_cell(item: bidsq.SubjectInputs) -> str:
     return Path(item.flair).name if item.flair else f"none (optional; substitute: {FLAIR_SUBSTITUTE})"
 
 
-def _inputs_table(subjects: list[bidsq.SubjectInputs]) -> str:
+def _quality_cell(config: RunConfig, item: bidsq.SubjectInputs) -> str:
+    """The voxel criteria the subject's fitting output allows (S/N and FWHM need their maps)."""
+    if not item.metabolites:
+        return "-"
+    crlb = [f"%SD<={config.crlb_max:g}"] if config.crlb_max is not None else []
+    if not item.quality_maps:
+        return ", ".join(["no S/N, FWHM maps"] + crlb)
+    return ", ".join([f"S/N>={config.snr_min:g}", f"FWHM<={config.fwhm_max:g} ppm"] + crlb)
+
+
+def _inputs_table(subjects: list[bidsq.SubjectInputs], config: RunConfig) -> str:
     """What each subject will get: anatomy (FLAIR optional), acquisition and grid, metabolites found and
-    missing, where the grid comes from, whether S/N and FWHM maps exist, and its status."""
+    missing, where the grid comes from, the quality criteria, and its status."""
     rows = [{"subject": s.key, "T1w": Path(s.t1w).name or "-", "FLAIR": _flair_cell(s),
              "acquisition": s.acquisition or "-", "available": ",".join(s.acquisitions) or "-",
              "n": str(s.acquired_matrix or "-"), "metabolites": ",".join(s.metabolites) or "-",
              "missing": missing_note(s.missing_metabolites) or "-", "geometry": s.geometry_source or "-",
-             "S/N, FWHM maps": ("yes" if s.quality_maps else "no") if s.metabolites else "-",
+             "quality criteria": _quality_cell(config, s),
              "status": "; ".join(s.problems) or "ok"} for s in subjects]
     return format_table(rows)
 
@@ -200,11 +210,12 @@ def run_participant(config: RunConfig) -> int:
     check_inputs(config)
     subjects = select_subjects(config)
     if config.validate_only:
-        _say(_inputs_table(subjects))
+        _say(_inputs_table(subjects, config))
         return EXIT["no_input"] if any(s.problems for s in subjects) else EXIT["ok"]
     broken = [s for s in subjects if s.problems]
     if broken:
-        raise AppExit(EXIT["no_input"], "inputs are missing or unusable (nothing was run):\n" + _inputs_table(subjects))
+        raise AppExit(EXIT["no_input"],
+                      "inputs are missing or unusable (nothing was run):\n" + _inputs_table(subjects, config))
     _say_missing(subjects)
     started = time.time()
     crash_dir = config.work_dir / "crash" / config.run_uuid

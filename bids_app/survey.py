@@ -40,10 +40,11 @@ class FittingSurvey:
 
 def _reason(message: str) -> str:
     """The short why of a :class:`MetaboliteNotFoundError` (a combined quantity, else 'not fitted')."""
-    if "present only as a combined" in message:
-        return "only as a combined " + message.split("present only as a combined ", 1)[1].split(",")[0] + \
-            ", not super-resolvable by the packaged model"
-    return "not in the fitting output"
+    marker = "present only as a combined "
+    if marker not in message:
+        return "not in the fitting output"
+    combined = message.split(marker, 1)[1].split(",")[0]
+    return f"only as a combined {combined}, not super-resolvable by the packaged model"
 
 
 def missing_note(missing: dict[str, str]) -> str:
@@ -75,10 +76,8 @@ def survey_fitting_output(lcmodel_dir: str | Path, subject: str, session: str | 
             try:
                 loaded = load_metabolite_maps(lcmodel_dir, subject=subject, session=session, acquisition=acquisition,
                                               metabolites=[name], require_quality=False)
-            except MetaboliteNotFoundError as error:
-                missing[canonical_name(name)] = _reason(str(error))
-                if metabolites:
-                    missing[canonical_name(name)] = str(error).strip()
+            except MetaboliteNotFoundError as error:  # named by the user: the whole message, else the short why
+                missing[canonical_name(name)] = str(error).strip() if metabolites else _reason(str(error))
                 continue
             found.append(loaded.metabolites[0])
     if metabolites and missing:

@@ -54,6 +54,7 @@ def test_validate_only_one_broken_one_good_subject_exits_66_with_both_rows(good_
     assert rows["sub-01"].rstrip().endswith("ok") and "tCho,tCr,NAA,Ins" in rows["sub-01"]
     assert "Gly (not in the fitting output)" in rows["sub-01"]
     assert "none (optional; substitute: T1w)" in rows["sub-01"]  # FLAIR listed as optional
+    assert "S/N>=2.5, FWHM<=0.15 ppm" in rows["sub-01"]  # the quality criteria its maps allow
     assert "none of the network's metabolites" in rows["sub-02"] and "combined Glu+Gln" in rows["sub-02"]
     assert not (tmp_path / "out").exists() and not (tmp_path / "work").exists()
 
