@@ -70,7 +70,7 @@ class SubjectInputs:
     problems: tuple[str, ...] = field(default=())
     acquired_matrix: int | None = None
     metabolites: tuple[str, ...] = ()
-    missing_metabolites: dict = field(default_factory=dict)
+    missing_metabolites: dict = field(default_factory=dict, hash=False)
     geometry_source: str = ""
     quality_maps: bool = False
 

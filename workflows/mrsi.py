@@ -65,7 +65,7 @@ class MRSIOptions:
     crlb_max: float | None = defaults.CRLB_MAX
     min_valid_fraction: float | None = None
     min_slice_fraction: float | None = defaults.MIN_SLICE_FRACTION
-    missing_metabolites: dict = field(default_factory=dict, compare=False, hash=False)
+    missing_metabolites: dict = field(default_factory=dict, hash=False)
     flair: bool = True
     omp_nthreads: int = 1
     export_slices: bool = False
