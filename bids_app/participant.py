@@ -234,9 +234,8 @@ def run_participant(config: RunConfig) -> int:
         raise AppExit(EXIT["busy"], str(busy)) from busy
     elapsed = time.time() - started
     missing = {s.key: missing_note(s.missing_metabolites) or "-" for s in subjects}
-    rows = [{"subject": key, "status": s.status, "not super-resolved": missing[key],
-             "error": " ".join("; ".join(s.errors).split())[:200] or "-",
-             "crash files": len(s.crash_files)} for key, s in statuses.items()]
+    rows = [{"subject": key, "status": s.status, "error": " ".join("; ".join(s.errors).split())[:200] or "-",
+             "crash files": len(s.crash_files), "not super-resolved": missing[key]} for key, s in statuses.items()]
     _say(f"\nmrsisr summary ({elapsed:.0f} s, outputs in {config.output_dir}):\n" + format_table(rows))
     for status in statuses.values():
         for crash in status.crash_files:
