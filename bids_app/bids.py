@@ -22,6 +22,7 @@ from mrsisr.io.niftimrs import MRSI_FILTER_KEY
 
 __all__ = [
     "InputError",
+    "OPTIONAL_QUERIES",
     "LABEL",
     "LabelError",
     "SubjectInputs",
@@ -44,6 +45,9 @@ QUERIES: dict[str, dict] = {
     "t1w": {"datatype": "anat", "suffix": "T1w", "extension": [".nii", ".nii.gz"]},
     "flair": {"datatype": "anat", "suffix": "FLAIR", "extension": [".nii", ".nii.gz"]},
 }
+#: Queries that may find nothing: without a FLAIR the network gets
+#: :data:`mrsisr.defaults.FLAIR_SUBSTITUTE`.
+OPTIONAL_QUERIES = frozenset({"flair"})
 #: Entities that a ``--bids-filter-file`` query may not set: the app sets them from the selection
 #: (``--participant-label``/``--session-label``).
 _SELECTION_ENTITIES = frozenset({"subject", "session"})
@@ -66,6 +70,10 @@ class SubjectInputs:
     acquisitions: tuple[str, ...] = ()
     problems: tuple[str, ...] = field(default=())
     acquired_matrix: int | None = None
+    metabolites: tuple[str, ...] = ()
+    missing_metabolites: dict = field(default_factory=dict, hash=False)
+    geometry_source: str = ""
+    quality_maps: bool = False
 
     @property
     def key(self) -> str:
@@ -204,16 +212,38 @@ def find_acquisitions(lcmodel_dir: Path, subject: str, session: str | None) -> l
     return sorted(found, key=lambda a: (not a.isdigit(), int(a) if a.isdigit() else 0, a))
 
 
-def choose_acquisition(available: list[str], requested: str | None, simulate_matrix: int | None) -> str | None:
+def choose_acquisition(available: list[str], requested: str | None, simulate_matrix: int | None,
+                       matrices: dict[str, int] | None = None) -> str | None:
     """The acquisition to process: the requested one; else the lowest-resolution one (the smallest
-    matrix); with ``--simulate-matrix``, the highest-resolution one."""
+    in-plane matrix in ``matrices``, read from the files; labels break ties); with
+    ``--simulate-matrix``, the highest-resolution one.
+
+    >>> choose_acquisition(["epsi", "press"], None, None, {"epsi": 32, "press": 10})
+    'press'
+    >>> choose_acquisition(["epsi", "press"], None, 64, {"epsi": 32, "press": 10})
+    'epsi'
+    """
     if requested is not None:
         if available and requested not in available:
             raise InputError(f"acquisition acq-{requested} not found; available: {', '.join(available)}")
         return requested
     if not available:
         return None
-    return available[-1] if simulate_matrix else available[0]
+    matrices = matrices or {}
+    readable = [a for a in available if a in matrices] or available
+    ordered = sorted(readable, key=lambda a: (matrices.get(a, 0), available.index(a)))
+    return ordered[-1] if simulate_matrix else ordered[0]
+
+
+def _matrices(lcmodel_dir: Path, subject: str, session: str | None, available: list[str]) -> dict[str, int]:
+    """The in-plane matrix of each acquisition whose grid can be read (the others are left out)."""
+    matrices = {}
+    for label in available if len(available) > 1 else ():
+        try:
+            matrices[label] = acquired_matrix(lcmodel_dir, subject, session, label)
+        except ValueError:
+            continue
+    return matrices
 
 
 def _query(layout, name: str, subject: str, session: str | None, filters: dict) -> list[str]:
@@ -272,12 +302,14 @@ def collect_subjects(
     acquisition: str | None = None,
     simulate_matrix: int | None = None,
     target_matrix: int | None = None,
+    metabolites: tuple[str, ...] = (),
 ) -> list[SubjectInputs]:
     """One :class:`SubjectInputs` per selected subject/session.
 
     Raises :class:`LabelError` for labels absent from the dataset (listing the available ones).
     Missing or unusable inputs do not raise: they are listed in ``problems`` (with
-    ``target_matrix``, also an output matrix that the acquisition does not allow) so that
+    ``target_matrix``, also an output matrix that the acquisition does not allow; with
+    ``metabolites``, those the user named that the fitting output lacks) so that
     ``--validate-only`` can report every subject, and the command line refuses them before running.
     """
     filters = filters or {}
@@ -297,17 +329,22 @@ def collect_subjects(
     subjects = []
     for subject in participant_label or available:
         for session in _sessions(layout, subject, session_label):
-            item = _collect_one(layout, subject, session, lcmodel_dir, filters, acquisition, simulate_matrix)
+            item = _collect_one(layout, subject, session, lcmodel_dir, filters, acquisition, simulate_matrix,
+                                target_matrix, metabolites)
             problem = matrix_problem(item.acquired_matrix, target_matrix, simulate_matrix) if target_matrix else None
             subjects.append(dataclasses.replace(item, problems=item.problems + (problem,)) if problem else item)
     return subjects
 
 
-def _collect_one(layout, subject, session, lcmodel_dir, filters, acquisition, simulate_matrix) -> SubjectInputs:
+def _collect_one(layout, subject, session, lcmodel_dir, filters, acquisition, simulate_matrix, target_matrix=None,
+                 metabolites=()) -> SubjectInputs:
     problems = []
     found = {}
     for name in QUERIES:
         files = _query(layout, name, subject, session, filters)
+        if not files and name in OPTIONAL_QUERIES:
+            found[name] = ""  # a T1w-only study: the network gets defaults.FLAIR_SUBSTITUTE
+            continue
         if len(files) != 1:
             what = "no" if not files else f"{len(files)}"
             problems.append(f"{what} {QUERIES[name]['suffix']} image(s) found"
@@ -315,15 +352,23 @@ def _collect_one(layout, subject, session, lcmodel_dir, filters, acquisition, si
         found[name] = files[0] if files else ""
     folder = lcmodel_dir / f"sub-{subject}" / (f"ses-{session}" if session else "")
     available = find_acquisitions(lcmodel_dir, subject, session)
-    chosen, matrix = None, None
+    chosen, matrix, survey = None, None, None
     if not folder.is_dir():
         problems.append(f"no LCModel outputs: {folder} does not exist")
     else:
         try:
-            chosen = choose_acquisition(available, acquisition, simulate_matrix)
+            matrices = _matrices(lcmodel_dir, subject, session, available) if acquisition is None else {}
+            chosen = choose_acquisition(available, acquisition, simulate_matrix, matrices)
             matrix = acquired_matrix(lcmodel_dir, subject, session, chosen)
+            from mrsisr.bids_app.survey import survey_fitting_output
+
+            survey = survey_fitting_output(lcmodel_dir, subject, session, chosen,
+                                           None if simulate_matrix else target_matrix, metabolites)
         except ValueError as error:  # InputError and mrsisr.io's errors
             problems.append(str(error))
     return SubjectInputs(subject=subject, session=session, t1w=found["t1w"], flair=found["flair"],
                          lcmodel_dir=str(lcmodel_dir), acquisition=chosen, acquisitions=tuple(available),
-                         problems=tuple(problems), acquired_matrix=matrix)
+                         problems=tuple(problems), acquired_matrix=matrix,
+                         metabolites=survey.found if survey else (),
+                         missing_metabolites=dict(survey.missing) if survey else {},
+                         geometry_source=survey.geometry if survey else "", quality_maps=bool(survey and survey.quality))

@@ -131,6 +131,9 @@ def _quality(facts: MethodsFacts) -> str:
         rules.append(f"a Cramér-Rao lower bound above {limits['CRLBMax']:g} %SD")
     rules.append("a position outside the eroded brain mask")
     text = "Voxels were rejected for " + _listing(rules) + ". "
+    if limits.get("MinSliceFraction") is not None:
+        text += (f"Axial slices were kept when their valid voxels reached {limits['MinSliceFraction']:g} of those of "
+                 "the fullest slice (--min-slice-fraction). ")
     if limits.get("MinValidFraction") is not None:
         text += (f"Axial slices were kept when their valid voxels reached a fraction of {limits['MinValidFraction']:g} "
                  "(--min-valid-fraction). ")

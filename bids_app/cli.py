@@ -103,7 +103,8 @@ def _build_parser() -> argparse.ArgumentParser:
                         help="1H frequency converting fsl_mrsi FWHM from Hz to ppm; only needed where neither "
                         "fit/fit.nii.gz nor the raw NIfTI-MRS in mrs/ records it")
     method = parser.add_argument_group("super-resolution")
-    method.add_argument("--metabolites", nargs="+", default=list(METABOLITES), help="metabolites (canonical names)")
+    method.add_argument("--metabolites", nargs="+", default=[], help="metabolites to super-resolve, each required "
+                        f"(default: every one of {', '.join(METABOLITES)} that the fitting output has)")
     method.add_argument("--target-matrix", type=_count, default=defaults.TARGET_MATRIX,
                         help=f"output in-plane matrix N, a multiple of {MATRIX_MULTIPLE} (default 64)")
     method.add_argument("--sharpness", nargs="+", type=_sharpness, default=list(defaults.SHARPNESS), metavar="λ",
@@ -126,8 +127,12 @@ def _build_parser() -> argparse.ArgumentParser:
                          help="reject FWHM above, ppm (default 0.15)")
     quality.add_argument("--crlb-max", type=_positive, default=defaults.CRLB_MAX, help="reject %%SD above (default: off)")
     quality.add_argument("--min-valid-fraction", type=_number(float, 0.0, 1.0, what="a fraction in [0, 1]"),
-                         default=defaults.MIN_VALID_FRACTION,
-                         help="keep slices whose valid voxels / (n*n) reach this (default 0.30)")
+                         default=None, help="keep slices whose valid voxels / (nx*ny) reach this (the paper's "
+                         f"rule, {defaults.MIN_VALID_FRACTION:g} on its 7T slab; default: off, the relative rule below)")
+    quality.add_argument("--min-slice-fraction", type=_number(float, 0.0, 1.0, what="a fraction in [0, 1]"),
+                         default=None, help="keep slices whose valid voxels reach this fraction of the fullest "
+                         f"slice's (default {defaults.MIN_SLICE_FRACTION:g}; off when only --min-valid-fraction "
+                         "is given)")
     run = parser.add_argument_group("execution")
     run.add_argument("-w", "--work-dir", type=Path, help="Nipype working directory (default: ./work)")
     run.add_argument("--nprocs", "--n-cpus", type=_count, default=1, help="processes in parallel")
@@ -243,6 +248,7 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
         backend=args.backend, device=args.device, batch_size=args.batch_size,
         uncertainty_samples=args.uncertainty_samples, snr_min=args.snr_min,
         fwhm_max=args.fwhm_max, crlb_max=args.crlb_max, min_valid_fraction=args.min_valid_fraction,
+        min_slice_fraction=_slice_fraction(args.min_valid_fraction, args.min_slice_fraction),
         nprocs=args.nprocs, omp_nthreads=args.omp_nthreads, mem_gb=args.mem_gb,
         use_plugin=args.use_plugin.absolute() if args.use_plugin else None,
         stop_on_first_crash=args.stop_on_first_crash, skip_bids_validation=args.skip_bids_validation,
@@ -250,6 +256,13 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
         output_spaces=tuple(dict.fromkeys(args.output_spaces)), train=args.train,
         train_args=tuple(shlex.split(args.train_args)), reports=args.reports, verbosity=args.verbosity,
         run_uuid=time.strftime("%Y%m%d-%H%M%S") + "_" + uuid.uuid4().hex[:8])
+
+
+def _slice_fraction(min_valid_fraction: float | None, min_slice_fraction: float | None) -> float | None:
+    """The relative slice rule: as given; else the default, unless only ``--min-valid-fraction`` was given."""
+    if min_slice_fraction is not None:
+        return min_slice_fraction
+    return None if min_valid_fraction is not None else defaults.MIN_SLICE_FRACTION
 
 
 def _setup_logging(verbosity: int) -> None:

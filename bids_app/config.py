@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mrsisr import METABOLITES, defaults
+from mrsisr import defaults
 from mrsisr.defaults import OUTPUT_SPACES
 
 __all__ = ["RunConfig", "to_toml"]
@@ -38,7 +38,9 @@ class RunConfig:
     acquisition: str | None = None
     fsl_mrs_scaling: str = "auto"
     spectrometer_frequency: float | None = None
-    metabolites: tuple[str, ...] = METABOLITES
+    #: The metabolites the user named (each must be present); () by default: every one of the
+    #: network's metabolites (:data:`mrsisr.METABOLITES`) that the fitting output has.
+    metabolites: tuple[str, ...] = ()
     target_matrix: int = defaults.TARGET_MATRIX
     simulate_matrix: int | None = None
     sharpness: tuple[float, ...] = defaults.SHARPNESS
@@ -50,7 +52,8 @@ class RunConfig:
     snr_min: float = defaults.SNR_MIN
     fwhm_max: float = defaults.FWHM_MAX_PPM
     crlb_max: float | None = defaults.CRLB_MAX
-    min_valid_fraction: float = defaults.MIN_VALID_FRACTION
+    min_valid_fraction: float | None = None
+    min_slice_fraction: float | None = defaults.MIN_SLICE_FRACTION
     nprocs: int = 1
     omp_nthreads: int = 1
     mem_gb: float | None = None

@@ -15,6 +15,8 @@ from mrsisr.bids_app import bids as bidsq
 from mrsisr.bids_app.cli import EXIT, AppExit
 from mrsisr.bids_app.config import RunConfig, to_toml
 from mrsisr.bids_app.derivatives import write_dataset_description
+from mrsisr.bids_app.survey import missing_note
+from mrsisr.defaults import FLAIR_SUBSTITUTE
 from mrsisr.interfaces.bids import atomic_write_text
 from mrsisr.bids_app.execution import (
     SubjectStatus, WorkDirBusy, collect_crashes, format_table, lock_work_dir, plugin_settings, settle_statuses,
@@ -45,14 +47,15 @@ def check_inputs(config: RunConfig) -> None:
     if not config.lcmodel_dir.is_dir():
         raise AppExit(EXIT["no_input"], f"LCModel directory {config.lcmodel_dir} does not exist (--lcmodel-dir)")
     from mrsisr.inference import DEFAULT_WEIGHTS
-    from mrsisr.models.weights import WeightsError, read_metadata
+    from mrsisr.models.weights import WeightsError, load_model, read_metadata
 
     weights = config.weights or DEFAULT_WEIGHTS
     if config.weights is None and not Path(DEFAULT_WEIGHTS).is_file():
         raise AppExit(EXIT["no_input"], f"the packaged default weights {DEFAULT_WEIGHTS} are missing; "
                       "pass --weights FILE.safetensors")
-    try:
+    try:  # a full load: every tensor read and its shape checked against the variant, before any work
         variant = read_metadata(weights)["variant"]
+        load_model(weights)
     except WeightsError as error:
         raise AppExit(EXIT["no_input"], str(error)) from error
     about = _model_card_description(Path(weights).with_suffix(".json"))
@@ -87,7 +90,8 @@ def select_subjects(config: RunConfig) -> list[bidsq.SubjectInputs]:
         subjects = bidsq.collect_subjects(
             layout, lcmodel_dir=config.lcmodel_dir, participant_label=config.participant_label,
             session_label=config.session_label, filters=config.bids_filters, acquisition=config.acquisition,
-            simulate_matrix=config.simulate_matrix, target_matrix=config.target_matrix)
+            simulate_matrix=config.simulate_matrix, target_matrix=config.target_matrix,
+            metabolites=tuple(config.metabolites))
     except bidsq.LabelError as error:
         raise AppExit(EXIT["no_selection"], str(error)) from error
     if not subjects:
@@ -95,11 +99,37 @@ def select_subjects(config: RunConfig) -> list[bidsq.SubjectInputs]:
     return subjects
 
 
-def _inputs_table(subjects: list[bidsq.SubjectInputs]) -> str:
-    rows = [{"subject": s.key, "T1w": Path(s.t1w).name or "-", "FLAIR": Path(s.flair).name or "-",
+def _flair_cell(item: bidsq.SubjectInputs) -> str:
+    return Path(item.flair).name if item.flair else f"none (optional; substitute: {FLAIR_SUBSTITUTE})"
+
+
+def _quality_cell(config: RunConfig, item: bidsq.SubjectInputs) -> str:
+    """The voxel criteria the subject's fitting output allows (S/N and FWHM need their maps)."""
+    if not item.metabolites:
+        return "-"
+    crlb = [f"%SD<={config.crlb_max:g}"] if config.crlb_max is not None else []
+    if not item.quality_maps:
+        return ", ".join(["no S/N, FWHM maps"] + crlb)
+    return ", ".join([f"S/N>={config.snr_min:g}", f"FWHM<={config.fwhm_max:g} ppm"] + crlb)
+
+
+def _inputs_table(subjects: list[bidsq.SubjectInputs], config: RunConfig) -> str:
+    """What each subject will get: anatomy (FLAIR optional), acquisition and grid, metabolites found and
+    missing, where the grid comes from, the quality criteria, and its status."""
+    rows = [{"subject": s.key, "T1w": Path(s.t1w).name or "-", "FLAIR": _flair_cell(s),
              "acquisition": s.acquisition or "-", "available": ",".join(s.acquisitions) or "-",
+             "n": str(s.acquired_matrix or "-"), "metabolites": ",".join(s.metabolites) or "-",
+             "missing": missing_note(s.missing_metabolites) or "-", "geometry": s.geometry_source or "-",
+             "quality criteria": _quality_cell(config, s),
              "status": "; ".join(s.problems) or "ok"} for s in subjects]
     return format_table(rows)
+
+
+def _say_missing(subjects: list[bidsq.SubjectInputs]) -> None:
+    """One log line per subject whose fitting output lacks some of the network's metabolites."""
+    for item in subjects:
+        if item.missing_metabolites and not item.problems:
+            _say(f"[{item.key}] not super-resolved: {missing_note(item.missing_metabolites)}")
 
 
 def _write_logs(config: RunConfig, subjects) -> None:
@@ -153,7 +183,8 @@ def _reports(config: RunConfig, subjects, statuses: dict[str, SubjectStatus]) ->
         status = statuses[item.key]
         try:
             path = write_subject_report(config.output_dir, item.subject, item.session, item.t1w, status.errors,
-                                        flair=bool(item.flair))
+                                        missing_metabolites=list(item.missing_metabolites), flair=bool(item.flair),
+                                        flair_substitute=None if item.flair else f"the skull-stripped {FLAIR_SUBSTITUTE} (in both encoders)")
             _say(f"[{item.key}] report                           done ({path.name})")
         except Exception as error:  # a report must not hide the processing result
             status.errors.append(f"report: {type(error).__name__}: {error}")
@@ -179,11 +210,13 @@ def run_participant(config: RunConfig) -> int:
     check_inputs(config)
     subjects = select_subjects(config)
     if config.validate_only:
-        _say(_inputs_table(subjects))
+        _say(_inputs_table(subjects, config))
         return EXIT["no_input"] if any(s.problems for s in subjects) else EXIT["ok"]
     broken = [s for s in subjects if s.problems]
     if broken:
-        raise AppExit(EXIT["no_input"], "inputs are missing:\n" + _inputs_table(broken))
+        raise AppExit(EXIT["no_input"],
+                      "inputs are missing or unusable (nothing was run):\n" + _inputs_table(subjects, config))
+    _say_missing(subjects)
     started = time.time()
     crash_dir = config.work_dir / "crash" / config.run_uuid
     statuses = {s.key: SubjectStatus(s.key) for s in subjects}
@@ -200,8 +233,9 @@ def run_participant(config: RunConfig) -> int:
     except WorkDirBusy as busy:
         raise AppExit(EXIT["busy"], str(busy)) from busy
     elapsed = time.time() - started
+    missing = {s.key: missing_note(s.missing_metabolites) or "-" for s in subjects}
     rows = [{"subject": key, "status": s.status, "error": " ".join("; ".join(s.errors).split())[:200] or "-",
-             "crash files": len(s.crash_files)} for key, s in statuses.items()]
+             "crash files": len(s.crash_files), "not super-resolved": missing[key]} for key, s in statuses.items()]
     _say(f"\nmrsisr summary ({elapsed:.0f} s, outputs in {config.output_dir}):\n" + format_table(rows))
     for status in statuses.values():
         for crash in status.crash_files:

@@ -11,7 +11,9 @@ from __future__ import annotations
 __all__ = [
     "BATCH_SIZE",
     "CRLB_MAX",
+    "FLAIR_SUBSTITUTE",
     "FWHM_MAX_PPM",
+    "MIN_SLICE_FRACTION",
     "MIN_VALID_FRACTION",
     "MRI_FACTOR",
     "OUTPUT_SPACES",
@@ -29,8 +31,16 @@ SNR_MIN: float = 2.5
 FWHM_MAX_PPM: float = 0.15
 #: %SD (Cramér-Rao lower bound) above which a voxel is rejected; None: not applied.
 CRLB_MAX: float | None = None
-#: Slice selection: keep axial slices whose valid voxels reach this fraction of the in-plane matrix.
+#: Slice selection (``--min-valid-fraction``, off unless given): keep axial slices whose valid voxels
+#: reach this fraction of the in-plane matrix nx·ny (the paper's rule, calibrated on a 217.6 mm 7T slab).
 MIN_VALID_FRACTION: float = 0.30
+#: Slice selection, the app's default rule: keep axial slices whose valid voxels reach this fraction
+#: of the fullest slice's (relative to the brain's extent on the grid, so it holds at any field of
+#: view: on a 240 mm 3T grid of 16 slices it keeps the 10 slices with a brain section).
+MIN_SLICE_FRACTION: float = 0.5
+#: Without a FLAIR (T1w-only studies) the network's FLAIR encoder receives this image: the packaged
+#: model was trained with both contrasts (MODEL_CARD.md), so the T1w stands in for the missing one.
+FLAIR_SUBSTITUTE: str = "T1w"
 #: Output in-plane matrix N of the super-resolved maps.
 TARGET_MATRIX: int = 64
 #: Sharpness weights λ of a run (one output each); the paper recommends 0–0.03.

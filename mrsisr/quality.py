@@ -303,31 +303,36 @@ def filter_quality_files(
 def select_slices(
     valid: np.ndarray,
     *,
-    min_valid_fraction: float = MIN_VALID_FRACTION,
+    min_valid_fraction: float | None = MIN_VALID_FRACTION,
+    min_slice_fraction: float | None = None,
     max_slices: int | None = None,
     source: str = "quality mask",
 ) -> tuple[list[int], list[dict]]:
     """Choose the axial slices (third voxel axis ``k``, 0-based) with enough valid brain voxels.
 
-    ``valid_fraction[k] = (valid voxels in slice k) / (nx·ny)``; a slice is
-    kept when ``valid_fraction ≥ min_valid_fraction``. With ``max_slices``,
-    only the ``max_slices`` qualifying slices with the most valid voxels are
-    kept (ties: lower ``k``). Returns ``(slices, rows)``: the kept indices in
-    increasing order, and one row per slice (``slice``, ``n_valid``,
-    ``valid_fraction``, ``selected``) for the table.
+    Two rules, each applied when given: ``min_slice_fraction`` keeps slice k when its valid voxels
+    reach that fraction of the fullest slice's (relative to the brain's extent on the grid, so it
+    holds at any field of view: the app's default, :data:`mrsisr.defaults.MIN_SLICE_FRACTION`);
+    ``min_valid_fraction`` keeps it when ``valid_fraction[k] = (valid voxels in slice k) / (nx·ny)``
+    reaches that fraction of the whole matrix (``--min-valid-fraction``). With ``max_slices``,
+    only the ``max_slices`` qualifying slices with the most valid voxels are kept (ties: lower
+    ``k``). Returns ``(slices, rows)``: the kept indices in increasing order, and one row per slice
+    (``slice``, ``n_valid``, ``valid_fraction``, ``selected``) for the table.
 
     Why 0.30 of the in-plane matrix: on the MNI152 brain mask brought onto a
     whole-brain 64×64×39 grid of 3.4 mm (217.6 mm field of view, centred on
     the brain, 1 voxel eroded), the largest slice holds 40 % of the matrix and
     0.30 keeps 18 slices (the slab shifted by ±10 mm: 18); with 15 % of the
     voxels rejected at random by the quality criteria, 13–14 — the paper's
-    11–18. The fraction is of the whole matrix, so for a smaller field of
-    view (or a larger one) scale the threshold accordingly.
+    11–18. The fraction is of the whole matrix, so on a larger field of view
+    (a 240 mm 3T grid) it drops brain slices: there the relative rule holds.
 
     >>> valid = np.zeros((10, 10, 4), bool); valid[:, :3, 1] = True; valid[:, :5, 2] = True
     >>> select_slices(valid)[0]
     [1, 2]
     >>> select_slices(valid, max_slices=1)[0]
+    [2]
+    >>> select_slices(valid, min_valid_fraction=None, min_slice_fraction=0.7)[0]
     [2]
 
     Raises ``ValueError`` naming ``source``, the best slice and the threshold
@@ -335,18 +340,25 @@ def select_slices(
     """
     if valid.ndim != 3:
         raise ValueError(f"{source}: expected a 3-D mask, got shape {valid.shape}")
-    if not 0.0 <= min_valid_fraction <= 1.0:
-        raise ValueError(f"min_valid_fraction must be in [0, 1], got {min_valid_fraction}")
+    for name, value in (("min_valid_fraction", min_valid_fraction), ("min_slice_fraction", min_slice_fraction)):
+        if value is not None and not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name} must be in [0, 1], got {value}")
     if max_slices is not None and max_slices < 1:
         raise ValueError(f"max_slices must be ≥ 1, got {max_slices}")
     n_valid = np.count_nonzero(valid, axis=(0, 1))
     fraction = n_valid / float(valid.shape[0] * valid.shape[1])
-    qualifying = np.flatnonzero(fraction >= min_valid_fraction)
+    keep = n_valid > 0
+    if min_valid_fraction is not None:
+        keep &= fraction >= min_valid_fraction
+    if min_slice_fraction is not None:
+        keep &= n_valid >= min_slice_fraction * n_valid.max()
+    qualifying = np.flatnonzero(keep)
     if qualifying.size == 0:
         best = int(np.argmax(n_valid))
+        rule = (f"a valid-voxel fraction ≥ {min_valid_fraction:g} of the {valid.shape[0]}×{valid.shape[1]} matrix"
+                if min_valid_fraction is not None else "any valid voxel")
         raise ValueError(
-            f"{source}: no axial slice has a valid-voxel fraction ≥ {min_valid_fraction:g} "
-            f"of the {valid.shape[0]}×{valid.shape[1]} matrix; the best is slice k={best} "
+            f"{source}: no axial slice has {rule}; the best is slice k={best} "
             f"with {fraction[best]:.3f} ({n_valid[best]} valid voxels). Check the quality "
             "mask (S/N, FWHM, brain mask, co-registration) or lower min_valid_fraction."
         )
@@ -364,19 +376,24 @@ def select_slices(
 
 def select_slices_file(
     mask_file: str, out_file: str | Path, *, combine: str = "any",
-    min_valid_fraction: float = MIN_VALID_FRACTION, max_slices: int | None = None,
+    min_valid_fraction: float | None = MIN_VALID_FRACTION, min_slice_fraction: float | None = None,
+    max_slices: int | None = None,
 ) -> tuple[list[int], Path]:
     """File-level slice selection (what :class:`~mrsisr.interfaces.selection.SelectSlices` runs): table + sidecar with the rule."""
     mask, _ = load_image(mask_file, "quality mask", ndims=(3, 4))
     valid = mask != 0
     if valid.ndim == 4:
         valid = valid.any(axis=3) if combine == "any" else valid.all(axis=3)
-    slices, rows = select_slices(valid, min_valid_fraction=min_valid_fraction,
+    slices, rows = select_slices(valid, min_valid_fraction=min_valid_fraction, min_slice_fraction=min_slice_fraction,
                                  max_slices=max_slices, source=f"quality mask {mask_file}")
+    rules = (["(valid voxels in slice k) / (nx*ny) >= MinValidFraction"] if min_valid_fraction is not None else []) \
+        + (["(valid voxels in slice k) >= MinSliceFraction * (valid voxels in the fullest slice)"]
+           if min_slice_fraction is not None else [])
     sidecar = {
-        "Rule": "keep axial slice k when (valid voxels in slice k) / (nx*ny) >= MinValidFraction"
+        "Rule": "keep axial slice k when " + (" and ".join(rules) or "it has a valid voxel")
         + ("; then the MaxSlices slices with most valid voxels" if max_slices else ""),
-        "MinValidFraction": min_valid_fraction, "MaxSlices": max_slices, "Combine": combine,
+        "MinValidFraction": min_valid_fraction, "MinSliceFraction": min_slice_fraction,
+        "MaxSlices": max_slices, "Combine": combine,
         "SelectedSlices": slices, "Source": str(mask_file),
         "slice": {"Description": "axial slice index k (0-based, third voxel axis)"},
         "n_valid": {"Description": "number of valid voxels in the slice"},

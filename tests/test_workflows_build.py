@@ -128,11 +128,14 @@ def test_defaults_come_from_one_place(tmp_path):
     from mrsisr.workflows.base import mrsi_options
 
     expected = {"snr_min": defaults.SNR_MIN, "fwhm_max": defaults.FWHM_MAX_PPM, "crlb_max": defaults.CRLB_MAX,
-                "min_valid_fraction": defaults.MIN_VALID_FRACTION, "target_matrix": defaults.TARGET_MATRIX,
+                "min_valid_fraction": None, "min_slice_fraction": defaults.MIN_SLICE_FRACTION, "target_matrix": defaults.TARGET_MATRIX,
                 "sharpness": defaults.SHARPNESS, "batch_size": defaults.BATCH_SIZE}
     args = _build_parser().parse_args([str(tmp_path), str(tmp_path / "out"), "participant"])
     config = RunConfig(bids_dir=tmp_path, output_dir=tmp_path / "out", analysis_level="participant",
                        work_dir=tmp_path / "work", lcmodel_dir=tmp_path)
+    from mrsisr.bids_app.cli import _slice_fraction
+
+    args.min_slice_fraction = _slice_fraction(args.min_valid_fraction, args.min_slice_fraction)  # as config does
     for source in (args, config, MRSIOptions()):
         got = {key: getattr(source, key) for key in expected}
         assert dict(got, sharpness=tuple(got["sharpness"])) == expected, type(source).__name__

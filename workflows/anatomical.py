@@ -26,9 +26,14 @@ def apply_mask(in_file: str, mask_file: str) -> str:
     return out_file
 
 
-def init_anat_wf(*, backend: str = "auto", skullstrip_iterations: int = 1000,
+def init_anat_wf(*, backend: str = "auto", skullstrip_iterations: int = 1000, flair: bool = True,
                  name: str = "anat_wf") -> pe.Workflow:
     """Skull-strip the T1w and rigidly co-register the FLAIR to it.
+
+    Without ``flair`` (a T1w-only study) nothing is co-registered: ``flair_brain`` is the
+    skull-stripped T1w, the substitute the network's FLAIR encoder receives
+    (:data:`mrsisr.defaults.FLAIR_SUBSTITUTE`), ``coreg_backend`` is ``none`` and ``flair_t1w``,
+    ``transform_file`` and ``out_matrix`` stay unset.
 
     The FLAIR is registered to the whole-head T1w (6 degrees of freedom, mutual
     information) and then masked with the T1w brain mask, so both images reach
@@ -49,6 +54,8 @@ def init_anat_wf(*, backend: str = "auto", skullstrip_iterations: int = 1000,
         (brainextractor + SimpleITK).
     skullstrip_iterations : int
         Surface-deformation iterations of the Python skull-strip (BET's 1000).
+    flair : bool
+        Whether a FLAIR is given (input ``flair``); False: T1w only.
     name : str
         Workflow name.
 
@@ -86,6 +93,16 @@ def init_anat_wf(*, backend: str = "auto", skullstrip_iterations: int = 1000,
         "skullstrip_backend", "coreg_backend"]), name="outputnode")
     skullstrip = pe.Node(SkullStrip(backend=backend, iterations=skullstrip_iterations),
                          name="skullstrip", mem_gb=1.0)
+    if not flair:
+        workflow.connect([
+            (inputnode, skullstrip, [("t1w", "in_file")]),
+            (skullstrip, outputnode, [("out_file", "t1w_brain"),
+                                      ("out_file", "flair_brain"),
+                                      ("mask_file", "brain_mask"),
+                                      ("backend_used", "skullstrip_backend")]),
+        ])
+        outputnode.inputs.coreg_backend = "none"
+        return workflow
     coregister = pe.Node(CoRegister(backend=backend), name="coregister", mem_gb=1.0)
     mask_flair = pe.Node(niu.Function(function=apply_mask, input_names=["in_file", "mask_file"],
                                       output_names=["out_file"]), name="mask_flair")

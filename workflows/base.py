@@ -101,14 +101,13 @@ def init_single_subject_wf(
         mrsi_fields += T1W_FIELDS
     outputnode = pe.Node(niu.IdentityInterface(fields=["brain_mask", "t1w_brain", "flair_t1w", "out_matrix"]
                                                + mrsi_fields), name="outputnode")
-    anat_wf = init_anat_wf(backend=backend)
+    anat_wf = init_anat_wf(backend=backend, flair=options.flair)
     mrsi_wf = init_mrsi_wf(options=options)
     if bids_dir is not None:  # its mrs/ gives LCModel outputs their grid
         mrsi_wf.inputs.inputnode.bids_dir = str(bids_dir)
 
     workflow.connect([
-        (inputnode, anat_wf, [("t1w", "inputnode.t1w"),
-                              ("flair", "inputnode.flair")]),
+        (inputnode, anat_wf, [("t1w", "inputnode.t1w")] + ([("flair", "inputnode.flair")] if options.flair else [])),
         (inputnode, mrsi_wf, [("lcmodel_dir", "inputnode.lcmodel_dir"),
                               ("subject", "inputnode.subject"),
                               ("session", "inputnode.session")]),
@@ -116,9 +115,8 @@ def init_single_subject_wf(
                             ("outputnode.t1w_brain", "inputnode.t1w_brain"),
                             ("outputnode.flair_brain", "inputnode.flair_brain")]),
         (anat_wf, outputnode, [("outputnode.brain_mask", "brain_mask"),
-                               ("outputnode.t1w_brain", "t1w_brain"),
-                               ("outputnode.flair_t1w", "flair_t1w"),
-                               ("outputnode.out_matrix", "out_matrix")]),
+                               ("outputnode.t1w_brain", "t1w_brain")]
+         + ([("outputnode.flair_t1w", "flair_t1w"), ("outputnode.out_matrix", "out_matrix")] if options.flair else [])),
         (mrsi_wf, outputnode, [(f"outputnode.{field}", field) for field in mrsi_fields]),
     ])
     if output_dir is not None:
@@ -144,20 +142,21 @@ def _add_sinks(workflow, anat_wf, mrsi_wf, inputnode, *, output_dir, t1w, flair,
     label = options.acquisition
     if options.simulate_matrix is not None:
         label = f"sim{options.simulate_matrix}"
-    ds_anat_wf = init_ds_anat_wf(output_dir=output_dir, sources=anat_sources)
+    ds_anat_wf = init_ds_anat_wf(output_dir=output_dir, sources=anat_sources, flair=options.flair)
     ds_mrsi_wf = init_ds_mrsi_wf(
         output_dir=output_dir, sources=anat_sources + [bids_uri(folder, bids_dir)], acquisition=label,
         sharpness=options.sharpness, target_matrix=options.target_matrix, simulate_matrix=options.simulate_matrix,
-        thresholds=dict(options.thresholds(), SourceAcquisition=options.acquisition),
+        thresholds=dict(options.thresholds(), SourceAcquisition=options.acquisition,
+                        SubjectNotes=options.sidecar_notes()),
         uncertainty=options.uncertainty_samples > 0)
     backends = [("outputnode.skullstrip_backend", "inputnode.skullstrip_backend"),
                 ("outputnode.coreg_backend", "inputnode.coreg_backend")]
     workflow.connect([
         (inputnode, ds_anat_wf, [("t1w", "inputnode.source_file")]),
         (inputnode, ds_mrsi_wf, [("t1w", "inputnode.source_file")]),
-        (anat_wf, ds_anat_wf, [("outputnode.brain_mask", "inputnode.brain_mask"),
-                               ("outputnode.flair_t1w", "inputnode.flair_t1w"),
-                               ("outputnode.out_matrix", "inputnode.out_matrix")] + backends),
+        (anat_wf, ds_anat_wf, [("outputnode.brain_mask", "inputnode.brain_mask")]
+         + ([("outputnode.flair_t1w", "inputnode.flair_t1w"), ("outputnode.out_matrix", "inputnode.out_matrix")]
+            if options.flair else []) + backends),
         (anat_wf, ds_mrsi_wf, backends),
         (mrsi_wf, ds_mrsi_wf, [("outputnode.metabolites", "inputnode.metabolites"),
                                ("outputnode.acquired_matrix", "inputnode.acquired_matrix"),
@@ -201,7 +200,8 @@ def _add_derived_sinks(workflow, anat_wf, mrsi_wf, inputnode, *, output_dir, t1w
     ds_t1w_wf = init_ds_mrsi_t1w_wf(output_dir=output_dir, sources=sources, acquisition=label,
                                     sharpness=options.sharpness, target_matrix=options.target_matrix,
                                     simulate_matrix=options.simulate_matrix,
-                                    thresholds=dict(options.thresholds(), SourceAcquisition=options.acquisition))
+                                    thresholds=dict(options.thresholds(), SourceAcquisition=options.acquisition,
+                                                    SubjectNotes=options.sidecar_notes()))
     workflow.connect([
         (inputnode, ds_t1w_wf, [("t1w", "inputnode.source_file")]),
         (anat_wf, ds_t1w_wf, [("outputnode.skullstrip_backend", "inputnode.skullstrip_backend"),
@@ -245,13 +245,23 @@ def init_mrsisr_wf(config, subjects) -> pe.Workflow:
         single = init_single_subject_wf(
             subject=item.subject, session=item.session, t1w=item.t1w, flair=item.flair,
             lcmodel_dir=item.lcmodel_dir, output_dir=str(config.output_dir), bids_dir=str(config.bids_dir),
-            options=dataclasses.replace(options, acquisition=item.acquisition), backend=config.backend)
+            options=subject_options(options, item), backend=config.backend)
         workflow.add_nodes([single])
     return workflow
+
+
+def subject_options(options: MRSIOptions, item) -> MRSIOptions:
+    """The run's options for one subject: its acquisition, the metabolites its fitting output has
+    (when the user named none, the network's that are present), the missing ones, FLAIR or not."""
+    return dataclasses.replace(
+        options, acquisition=item.acquisition, metabolites=tuple(item.metabolites) or options.metabolites,
+        missing_metabolites=dict(item.missing_metabolites), flair=bool(item.flair))
 
 
 def mrsi_options(config) -> MRSIOptions:
     """The :class:`~mrsisr.workflows.mrsi.MRSIOptions` of a run configuration: the fields of the same
     names (the acquisition is set per subject)."""
-    names = {item.name for item in dataclasses.fields(MRSIOptions)} - {"acquisition"}
-    return MRSIOptions(**{name: getattr(config, name) for name in names})
+    names = {item.name for item in dataclasses.fields(MRSIOptions)} - {"acquisition", "missing_metabolites", "flair"}
+    values = {name: getattr(config, name) for name in names}
+    values["metabolites"] = tuple(config.metabolites) or MRSIOptions.metabolites
+    return MRSIOptions(**values)

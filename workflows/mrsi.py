@@ -3,7 +3,7 @@ MRSI grid at 3× and super-resolve."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from nipype.interfaces import utility as niu
 from nipype.pipeline import engine as pe
@@ -37,8 +37,15 @@ class MRSIOptions:
         Where and how the network runs.
     snr_min, fwhm_max, crlb_max
         Voxel quality thresholds (S/N, FWHM in ppm, %SD; ``crlb_max`` None: off).
-    min_valid_fraction : float
-        Slice selection threshold (valid voxels / nx·ny).
+    min_valid_fraction : float or None
+        Slice selection on the whole matrix (valid voxels / nx·ny, ``--min-valid-fraction``); None: off.
+    min_slice_fraction : float or None
+        Slice selection relative to the fullest slice (valid voxels / those of the fullest slice;
+        the default, which holds at any field of view); None: off.
+    missing_metabolites : dict
+        The network's metabolites the fitting output lacks, with the reason (recorded in the sidecars).
+    flair : bool
+        Whether the subject has a FLAIR; without one the network gets :data:`mrsisr.defaults.FLAIR_SUBSTITUTE`.
     export_slices : bool
         Also write a prepared-slice file for ``mrsisr-train`` (output ``slices_npz``).
     output_spaces : tuple of str
@@ -64,7 +71,10 @@ class MRSIOptions:
     snr_min: float = defaults.SNR_MIN
     fwhm_max: float = defaults.FWHM_MAX_PPM
     crlb_max: float | None = defaults.CRLB_MAX
-    min_valid_fraction: float = defaults.MIN_VALID_FRACTION
+    min_valid_fraction: float | None = None
+    min_slice_fraction: float | None = defaults.MIN_SLICE_FRACTION
+    missing_metabolites: dict = field(default_factory=dict, hash=False)
+    flair: bool = True
     omp_nthreads: int = 1
     export_slices: bool = False
     output_spaces: tuple[str, ...] = defaults.OUTPUT_SPACES
@@ -88,10 +98,21 @@ class MRSIOptions:
         if self.uncertainty_samples == 1 or self.uncertainty_samples < 0:
             raise ValueError(f"uncertainty_samples must be 0 (off) or at least 2, got {self.uncertainty_samples}")
 
+    def sidecar_notes(self) -> dict:
+        """What every sidecar of the subject says beyond the thresholds: the network's metabolites
+        missing from the fitting output (with why) and, without a FLAIR, its substitute."""
+        notes = {}
+        if self.missing_metabolites:
+            notes["MissingMetabolites"] = list(self.missing_metabolites)
+            notes["MissingMetaboliteReasons"] = dict(self.missing_metabolites)
+        if not self.flair:
+            notes["FLAIR"] = f"none, substitute: {defaults.FLAIR_SUBSTITUTE}"
+        return notes
+
     def thresholds(self) -> dict:
         """The quality thresholds as recorded in the sidecars."""
         return {"SNRMin": self.snr_min, "FWHMMax": self.fwhm_max, "FWHMUnits": "ppm", "CRLBMax": self.crlb_max,
-                "MinValidFraction": self.min_valid_fraction}
+                "MinValidFraction": self.min_valid_fraction, "MinSliceFraction": self.min_slice_fraction}
 
 
 def target_grid(reference: str, target_matrix: int, simulate: bool) -> str:
@@ -211,7 +232,9 @@ def init_mrsi_wf(*, options: MRSIOptions = MRSIOptions(), name: str = "mrsi_wf")
     quality = pe.Node(QualityFilter(snr_min=options.snr_min, fwhm_max=options.fwhm_max), name="quality")
     if options.crlb_max is not None:
         quality.inputs.crlb_max = options.crlb_max
-    select_slices = pe.Node(SelectSlices(min_valid_fraction=options.min_valid_fraction), name="select_slices")
+    select_slices = pe.Node(SelectSlices(min_valid_fraction=options.min_valid_fraction or 0.0), name="select_slices")
+    if options.min_slice_fraction is not None:
+        select_slices.inputs.min_slice_fraction = options.min_slice_fraction
     grid = pe.Node(niu.Function(function=target_grid, input_names=["reference", "target_matrix", "simulate"],
                                 output_names=["out_file"]), name="target_grid",
                    run_without_submitting=True)

@@ -59,12 +59,14 @@ def mrsi_sidecars(
     """Sidecars of the quality mask, zero-filled map, output mask and one per λ (same order)."""
     from mrsisr.workflows.outputs import software_versions
 
+    thresholds = dict(thresholds)
+    notes = thresholds.pop("SubjectNotes", {})  # MissingMetabolites, FLAIR: top-level keys of every sidecar
     common = {
         "AcquiredMatrix": int(acquired_matrix), "TargetMatrix": int(target_matrix),
         "SimulatedAcquisition": simulate_matrix is not None, "Acquisition": acquisition,
         "QualityThresholds": thresholds, "SelectedSlices": [int(k) for k in slices],
         "SkullStrippingBackend": skullstrip_backend, "CoregistrationBackend": coreg_backend,
-        "Sources": list(sources), "ProcessingSoftware": software_versions(),
+        "Sources": list(sources), "ProcessingSoftware": software_versions(), **notes,
     }
     model = {"Variant": model_info.get("variant"), "File": str(model_info.get("weights")),
              "Sha256": model_info.get("sha256"), "Placeholder": bool(model_info.get("placeholder", False))}
@@ -101,8 +103,10 @@ def _sink(name: str, output_dir: str, **entities) -> pe.Node:
                    run_without_submitting=True)
 
 
-def init_ds_anat_wf(*, output_dir: str, sources: list[str], name: str = "ds_anat_wf") -> pe.Workflow:
-    """Write the brain mask, the co-registered FLAIR and the FLAIR→T1w transform.
+def init_ds_anat_wf(*, output_dir: str, sources: list[str], flair: bool = True,
+                    name: str = "ds_anat_wf") -> pe.Workflow:
+    """Write the brain mask, the co-registered FLAIR and the FLAIR→T1w transform (without ``flair``:
+    the brain mask only, a T1w-only study).
 
     Workflow Graph
         .. workflow::
@@ -151,14 +155,18 @@ def init_ds_anat_wf(*, output_dir: str, sources: list[str], name: str = "ds_anat
                                ("coreg_backend", "coreg_backend")]),
         (inputnode, ds_brain_mask, [("source_file", "source_file"),
                                     ("brain_mask", "in_file")]),
+        (sidecars, ds_brain_mask, [("mask", "metadata")]),
+        (ds_brain_mask, outputnode, [("out_file", "brain_mask")]),
+    ])
+    if not flair:
+        return workflow
+    workflow.connect([
         (inputnode, ds_flair, [("source_file", "source_file"),
                                ("flair_t1w", "in_file")]),
         (inputnode, ds_xfm, [("source_file", "source_file"),
                              ("out_matrix", "in_file")]),
-        (sidecars, ds_brain_mask, [("mask", "metadata")]),
         (sidecars, ds_flair, [("flair", "metadata")]),
         (sidecars, ds_xfm, [("xfm", "metadata")]),
-        (ds_brain_mask, outputnode, [("out_file", "brain_mask")]),
         (ds_flair, outputnode, [("out_file", "flair_t1w")]),
         (ds_xfm, outputnode, [("out_file", "out_matrix")]),
     ])

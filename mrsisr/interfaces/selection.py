@@ -22,6 +22,8 @@ class _SelectSlicesInputSpec(BaseInterfaceInputSpec):
                           desc="4-D masks: a voxel is valid when valid for any / all metabolites")
     min_valid_fraction = traits.Range(0.0, 1.0, MIN_VALID_FRACTION, usedefault=True,
                                       desc="keep slices whose valid voxels / (nx*ny) is at least this")
+    min_slice_fraction = traits.Range(0.0, 1.0, desc="also keep only slices whose valid voxels are at least this "
+                                      "fraction of the fullest slice's (the brain's extent on the grid)")
     max_slices = traits.Range(low=1, desc="keep at most this many slices (those with most valid voxels)")
 
 
@@ -47,6 +49,7 @@ class SelectSlices(SimpleInterface):
         slices, out_file = select_slices_file(
             self.inputs.mask_file, Path(runtime.cwd) / "selected_slices.tsv",
             combine=self.inputs.combine, min_valid_fraction=self.inputs.min_valid_fraction,
+            min_slice_fraction=self.inputs.min_slice_fraction if isdefined(self.inputs.min_slice_fraction) else None,
             max_slices=max_slices,
         )
         self._results.update(slices=slices, n_slices=len(slices), slices_file=str(out_file))

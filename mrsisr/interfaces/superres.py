@@ -28,7 +28,8 @@ class _SuperResolveInputSpec(BaseInterfaceInputSpec):
                                    desc="metabolite of each volume of in_file, in order")
     mask_file = File(exists=True, mandatory=True, desc="4-D quality mask on the grid of in_file (1 = valid)")
     t1w_file = File(exists=True, mandatory=True, desc="skull-stripped T1w on the 3× N-grid (ResampleToMRSIGrid)")
-    flair_file = File(exists=True, mandatory=True, desc="co-registered FLAIR on the 3× N-grid")
+    flair_file = File(exists=True, desc="co-registered FLAIR on the 3× N-grid; without one (T1w-only studies) the "
+                      "FLAIR encoder gets the T1w (mrsisr.defaults.FLAIR_SUBSTITUTE)")
     slices = traits.List(traits.Int, mandatory=True, minlen=1, desc="0-based MRSI slices to super-resolve")
     slice_offset = traits.Int(0, usedefault=True, desc="MRSI slice of the first 3 planes of the MRI crop")
     target_matrix = traits.Int(defaults.TARGET_MATRIX, usedefault=True, desc="in-plane matrix N of the output grid")
@@ -107,7 +108,8 @@ class SuperResolve(SimpleInterface):
             raise ValueError(f"{self.inputs.in_file}: shape {maps.shape} must be (x, y, z, {len(self.inputs.metabolites)}) "
                              f"for metabolites {self.inputs.metabolites}")
         t1 = np.asanyarray(nib.load(self.inputs.t1w_file).dataobj, dtype=np.float32)
-        flair = np.asanyarray(nib.load(self.inputs.flair_file).dataobj, dtype=np.float32)
+        flair = (np.asanyarray(nib.load(self.inputs.flair_file).dataobj, dtype=np.float32)
+                 if isdefined(self.inputs.flair_file) else t1)  # defaults.FLAIR_SUBSTITUTE
         model, info = load_for_inference(self.inputs.weights if isdefined(self.inputs.weights) else None,
                                          self.inputs.device, self.inputs.omp_nthreads)
         simulate = self.inputs.simulate_matrix if isdefined(self.inputs.simulate_matrix) else None
