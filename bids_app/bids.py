@@ -303,8 +303,13 @@ def collect_subjects(
     simulate_matrix: int | None = None,
     target_matrix: int | None = None,
     metabolites: tuple[str, ...] = (),
+    fsl_scaling: str = "auto",
+    spectrometer_frequency: float | None = None,
 ) -> list[SubjectInputs]:
     """One :class:`SubjectInputs` per selected subject/session.
+
+    Each fitting output is read as the run will (``filters["mrsi"]``, ``fsl_scaling``,
+    ``spectrometer_frequency``: ``--bids-filter-file``, ``--fsl-mrs-scaling``, ``--spectrometer-frequency``).
 
     Raises :class:`LabelError` for labels absent from the dataset (listing the available ones).
     Missing or unusable inputs do not raise: they are listed in ``problems`` (with
@@ -313,6 +318,7 @@ def collect_subjects(
     ``--validate-only`` can report every subject, and the command line refuses them before running.
     """
     filters = filters or {}
+    fitting = {"fsl_scaling": fsl_scaling, "spectrometer_frequency": spectrometer_frequency}
     available = sorted(layout.get_subjects())
     unknown = [label for label in participant_label if label not in available]
     if unknown:
@@ -330,14 +336,15 @@ def collect_subjects(
     for subject in participant_label or available:
         for session in _sessions(layout, subject, session_label):
             item = _collect_one(layout, subject, session, lcmodel_dir, filters, acquisition, simulate_matrix,
-                                target_matrix, metabolites)
+                                target_matrix, metabolites, fitting)
             problem = matrix_problem(item.acquired_matrix, target_matrix, simulate_matrix) if target_matrix else None
             subjects.append(dataclasses.replace(item, problems=item.problems + (problem,)) if problem else item)
     return subjects
 
 
 def _collect_one(layout, subject, session, lcmodel_dir, filters, acquisition, simulate_matrix, target_matrix=None,
-                 metabolites=()) -> SubjectInputs:
+                 metabolites=(), fitting=None) -> SubjectInputs:
+    fitting = fitting or {}
     problems = []
     found = {}
     for name in QUERIES:
@@ -359,11 +366,12 @@ def _collect_one(layout, subject, session, lcmodel_dir, filters, acquisition, si
         try:
             matrices = _matrices(lcmodel_dir, subject, session, available) if acquisition is None else {}
             chosen = choose_acquisition(available, acquisition, simulate_matrix, matrices)
-            matrix = acquired_matrix(lcmodel_dir, subject, session, chosen)
             from mrsisr.bids_app.survey import survey_fitting_output
 
             survey = survey_fitting_output(lcmodel_dir, subject, session, chosen,
-                                           None if simulate_matrix else target_matrix, metabolites)
+                                           None if simulate_matrix else target_matrix, metabolites,
+                                           bids_dir=layout.root, mrsi_filters=filters.get("mrsi"), **fitting)
+            matrix = survey.matrix
         except ValueError as error:  # InputError and mrsisr.io's errors
             problems.append(str(error))
     return SubjectInputs(subject=subject, session=session, t1w=found["t1w"], flair=found["flair"],

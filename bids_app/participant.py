@@ -91,7 +91,8 @@ def select_subjects(config: RunConfig) -> list[bidsq.SubjectInputs]:
             layout, lcmodel_dir=config.lcmodel_dir, participant_label=config.participant_label,
             session_label=config.session_label, filters=config.bids_filters, acquisition=config.acquisition,
             simulate_matrix=config.simulate_matrix, target_matrix=config.target_matrix,
-            metabolites=tuple(config.metabolites))
+            metabolites=tuple(config.metabolites), fsl_scaling=config.fsl_mrs_scaling,
+            spectrometer_frequency=config.spectrometer_frequency)
     except bidsq.LabelError as error:
         raise AppExit(EXIT["no_selection"], str(error)) from error
     if not subjects:

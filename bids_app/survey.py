@@ -1,7 +1,7 @@
 """What each subject will get, read before any work: the fitting output's grid, metabolites and quality maps.
 
-:func:`survey_fitting_output` reads a subject's fitting output the way the run will (through
-:func:`mrsisr.io.loader.load_metabolite_maps`), once per metabolite of the packaged network, so that
+:func:`survey_fitting_output` reads a subject's fitting output the way the run will, from names and
+headers (:func:`mrsisr.io.inspect.inspect_fitting_output`, which raises the loader's errors), so that
 ``--validate-only`` and the start of every run know which metabolites are there, which are missing
 and why (a combined Glu+Gln is not Glu nor Gln), the grid and where it came from, and whether S/N and
 FWHM maps exist. Every unusable input is a :class:`ValueError` naming the file, raised before the
@@ -38,15 +38,6 @@ class FittingSurvey:
     source_format: str = ""
 
 
-def _reason(message: str) -> str:
-    """The short why of a :class:`MetaboliteNotFoundError` (a combined quantity, else 'not fitted')."""
-    marker = "present only as a combined "
-    if marker not in message:
-        return "not in the fitting output"
-    combined = message.split(marker, 1)[1].split(",")[0]
-    return f"only as a combined {combined}, not super-resolvable by the packaged model"
-
-
 def missing_note(missing: dict[str, str]) -> str:
     """``Gly (not in the fitting output); Glu, Gln (only as a combined Glu+Gln ...)`` for logs and tables."""
     by_reason: dict[str, list[str]] = {}
@@ -56,38 +47,43 @@ def missing_note(missing: dict[str, str]) -> str:
 
 
 def survey_fitting_output(lcmodel_dir: str | Path, subject: str, session: str | None, acquisition: str | None,
-                          target_matrix: int | None = None, metabolites: tuple[str, ...] = ()) -> FittingSurvey:
-    """Read a subject's fitting output: each of ``metabolites`` (default: the network's) present or missing.
+                          target_matrix: int | None = None, metabolites: tuple[str, ...] = (), *,
+                          bids_dir: str | Path | None = None, mrsi_filters: dict | None = None,
+                          fsl_scaling: str = "auto", spectrometer_frequency: float | None = None) -> FittingSurvey:
+    """Read a subject's fitting output from names and headers (:func:`mrsisr.io.inspect.inspect_fitting_output`):
+    each of ``metabolites`` (default: the network's) present or missing.
 
-    ``metabolites`` named by the user must all be present (a :class:`ValueError` lists the missing
-    ones); by default only none present is an error. With ``target_matrix`` the grid is checked
-    against the output grid (:func:`mrsisr.io.geometry.in_plane_embedding`).
+    ``metabolites`` named by the user must all be present; by default only none present is an error
+    (both a :class:`ValueError` naming the file). With ``target_matrix`` the grid is checked against the
+    output grid (:func:`mrsisr.io.geometry.in_plane_embedding`). ``bids_dir``, ``mrsi_filters``,
+    ``fsl_scaling`` and ``spectrometer_frequency`` are the run's (``--bids-filter-file`` key ``mrsi``,
+    ``--fsl-mrs-scaling``, ``--spectrometer-frequency``), so the check reads what the run will.
     """
-    from mrsisr.io.errors import MetaboliteNotFoundError
     from mrsisr.io.geometry import in_plane_embedding
-    from mrsisr.io.loader import load_metabolite_maps
-    from mrsisr.io.names import canonical_name
+    from mrsisr.io.inspect import inspect_fitting_output
+    from mrsisr.metabolites import TABLE
 
-    requested = tuple(metabolites) or METABOLITES
-    found, missing, loaded = [], {}, None
+    from mrsisr.io.errors import MetaboliteNotFoundError
+
     with warnings.catch_warnings():  # the processing step warns again, where it counts
         warnings.simplefilter("ignore")
-        for name in requested:
-            try:
-                loaded = load_metabolite_maps(lcmodel_dir, subject=subject, session=session, acquisition=acquisition,
-                                              metabolites=[name], require_quality=False)
-            except MetaboliteNotFoundError as error:  # named by the user: the whole message, else the short why
-                missing[canonical_name(name)] = str(error).strip() if metabolites else _reason(str(error))
-                continue
-            found.append(loaded.metabolites[0])
-    if metabolites and missing:
-        raise ValueError("--metabolites names what the fitting output does not have: "
-                         + " ".join(missing.values()))
-    if loaded is None:
-        raise ValueError(f"none of the network's metabolites ({', '.join(requested)}) is in the fitting output "
-                         f"under {lcmodel_dir} for sub-{subject}: {missing_note(missing)}")
-    geometry = loaded.geometry
+        try:
+            summary = inspect_fitting_output(
+                lcmodel_dir, metabolites=tuple(metabolites) or METABOLITES, required=tuple(metabolites),
+                subject=subject, session=session, acquisition=acquisition, fsl_scaling=fsl_scaling,
+                spectrometer_frequency=spectrometer_frequency, bids_dir=bids_dir, mrsi_filters=mrsi_filters)
+        except MetaboliteNotFoundError as error:  # one line for the inputs table
+            details = " ".join(str(error).split("\n", 1)[-1].split())
+            if metabolites:
+                raise ValueError(f"--metabolites names what the fitting output does not have: {details}") from error
+            raise ValueError(f"none of the network's metabolites ({', '.join(METABOLITES)}) is in the fitting "
+                             f"output under {lcmodel_dir} for sub-{subject}: {details}") from error
+    combined = {part: quantity for quantity, _, _ in summary.combined for part in TABLE[quantity].combines}
+    missing = {name: (f"only as a combined {'+'.join(TABLE[combined[name]].combines)} ({combined[name]}), "
+                      "not super-resolvable by the packaged model") if name in combined else "not in the fitting output"
+               for name in summary.missing}
+    geometry = summary.geometry
     embedding = in_plane_embedding(geometry, target_matrix or max(geometry.shape[:2]))
-    return FittingSurvey(found=tuple(found), missing=missing, matrix=embedding.n, shape=tuple(geometry.shape),
-                         geometry=geometry.origin or "?", quality=bool(loaded.quality_available),
-                         source_format=loaded.source_format)
+    return FittingSurvey(found=tuple(summary.metabolites), missing=missing, matrix=embedding.n,
+                         shape=tuple(geometry.shape), geometry=summary.geometry_source,
+                         quality=bool(summary.quality.snr and summary.quality.fwhm), source_format=summary.format)

@@ -158,14 +158,22 @@ def test_stock_lcmodel_csi_run_with_raw_mrsi_default_options(tmp_path, capsys):
     assert _sidecar(mrs, "*space-orig_res-64_met-NAA_desc-srLam0_mrsi.json")["MissingMetabolites"] == ["Gly"]
 
 
-@pytest.mark.xfail(strict=True, reason="needs labsio's mrsisr.io wiring (not on main yet): the fsl_mrsi output "
-                   "folder under the subject (sub-01/mrsi_fit/concs/...) is not found by locate_source")
-def test_fsl_mrsi_tree_default_options_is_read_before_any_work(tmp_path, capsys):
+@pytest.mark.slow
+def test_fsl_mrsi_tree_default_options(tmp_path, capsys):
+    """``fsl_mrsi --output sub-01/mrsi_fit`` as FSL-MRS lays it out: found under the subject, FSL-MRS names,
+    FWHM converted from Hz with the frequency of fit/fit.nii.gz; the app runs with default options."""
     bids = ri.bids_root(tmp_path / "bids")
     ri.raw_mrsi(bids, "01")
     ri.fsl_mrsi_output(bids, "01")
-    code = _app(bids, tmp_path / "out", tmp_path / "work", "--lcmodel-dir", str(bids / "derivatives" / "fsl-mrs"),
-                "--validate-only")
+    fsl = str(bids / "derivatives" / "fsl-mrs")
+    code = _app(bids, tmp_path / "out", tmp_path / "check", "--lcmodel-dir", fsl, "--validate-only")
     out = capsys.readouterr().out
-    assert code == 0 and "tCho,tCr,NAA,Gln,Glu,Ins" in out
+    assert code == 0 and "tCho,tCr,NAA,Gln,Glu,Ins" in out, out[-3000:]
+    code = _app(bids, tmp_path / "out", tmp_path / "work", "--lcmodel-dir", fsl)
+    out = capsys.readouterr().out
+    assert code == 0, out[-3000:]
+    mrs = tmp_path / "out" / "sub-01" / "mrs"
+    for met in ("tCho", "NAA", "Glu"):
+        sr = nib.load(next(mrs.glob(f"*space-orig_res-64_met-{met}_desc-srLam0_mrsi.nii.gz")))
+        assert sr.shape[:2] == (64, 64) and np.asanyarray(sr.dataobj).max() > 0
 

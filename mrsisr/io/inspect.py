@@ -19,6 +19,7 @@ from mrsisr import METABOLITES
 from mrsisr.io.errors import MapLoadingError, MetaboliteNotFoundError
 from mrsisr.io.formats import FORMATS, LocatedSource, fsl_frequency_missing
 from mrsisr.io.fslmrs import find_fslmrs_maps
+from mrsisr.io.geometry import MRSIGeometry
 from mrsisr.io.lcmodel import find_csi_outputs
 from mrsisr.io.lcmodel_grid import LCModelGrid
 from mrsisr.io.names import names_match, resolve_metabolite
@@ -56,6 +57,7 @@ class FittingOutputSummary:
     frequency_source: str = ""
     fsl_scaling: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    geometry: MRSIGeometry | None = None
 
     @property
     def metabolites(self) -> list[str]:
@@ -209,5 +211,5 @@ def inspect_fitting_output(
         lcmodel_grid=prepared.lcmodel_grid, found=tuple(found), missing=tuple(missing),
         combined=tuple(_combined_present(available)), available=tuple(available), quality=quality,
         frequency=prepared.frequency, frequency_source=prepared.frequency_source, fsl_scaling=scaling,
-        notes=tuple(notes),
+        notes=tuple(notes), geometry=grid.geometry,
     )
