@@ -7,26 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy import ndimage
 
 from mrsisr.evaluation.runner import Method, zero_fill_method
 from mrsisr.evaluation.uncertainty import UncertaintySettings, uncertainty_markdown, uncertainty_study
 from mrsisr.slices import SubjectSlices, save_subject
+from test_fidelity import N, SLICES, _slices  # the same tiny prepared slices
 
-N, SLICES = 32, 2
 CENTRE = (N - 1) / 2
-
-
-def _slices(seed: int = 0) -> SubjectSlices:
-    rng = np.random.default_rng(seed)
-    smooth = ndimage.gaussian_filter(rng.standard_normal((SLICES, 2, N, N)), (0, 0, 3, 3))
-    maps = (np.array([8.0, 1.5])[None, :, None, None] * np.exp(smooth / smooth.std() * 0.15)).astype(np.float32)
-    rows, cols = np.indices((N, N))
-    disk = (np.hypot(rows - N / 2, cols - N / 2) < 14).astype(np.uint8)
-    masks = np.broadcast_to(disk, maps.shape).copy()
-    mri = ndimage.gaussian_filter(rng.uniform(0.5, 1.0, (SLICES, 3 * N, 3 * N, 3)), (0, 2, 2, 0))
-    return SubjectSlices("01", maps * masks, masks, mri.astype(np.float16), (mri * 0.8).astype(np.float16),
-                         ("NAA", "tCho"), np.arange(SLICES, dtype=np.int32), np.diag([3.4, 3.4, 3.4, 1.0]))
 
 
 def constant_method() -> Method:
