@@ -1,7 +1,7 @@
 """The app on a rectangular-FOV acquisition (issue 12 item 6): ``tests/real_inputs.py``'s ``GRID_RECT``.
 
-MRSIPrep-named NIfTI maps on a 32×24 grid of 7.5 mm voxels (240×180 mm), a T1w and a FLAIR, the
-packaged model. The super-resolved maps come out on 64×48 voxels of 3.75 mm covering the acquired
+MRSIPrep-named NIfTI maps on a 32×24 grid of 7.5 mm voxels (240×180 mm), a T1w only (as MRSIPrep
+studies have), the packaged model, the app's default options. The super-resolved maps come out on 64×48 voxels of 3.75 mm covering the acquired
 field of view.
 """
 
@@ -23,13 +23,10 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("rect")
-    bids = ri.bids_root(root / "bids", flair=True)
+    bids = ri.bids_root(root / "bids")
     ri.mrsiprep_maps(bids, "01", sessions=(None,), grid=ri.GRID_RECT)
-    # Options beyond the defaults that main still needs for MRSIPrep maps (issue 12 items 1-2, other
-    # branches): where the maps are, and only the metabolites this fitting output has.
-    code = main([str(bids), str(root / "out"), "participant", "-w", str(root / "work"),
-                 "--lcmodel-dir", str(bids / "derivatives" / "mrsi-orig"), "--metabolites", "NAA", "tCho", "tCr",
-                 "--device", "cpu", "--nprocs", "1", "--omp-nthreads", "1"])
+    code = main([str(bids), str(root / "out"), "participant", "-w", str(root / "work"), "--skip-bids-validation",
+                 "--lcmodel-dir", str(bids / "derivatives" / "mrsi-orig")])
     return {"code": code, "out": root / "out" / "sub-01" / "mrs", "bids": bids}
 
 
