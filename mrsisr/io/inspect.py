@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mrsisr import METABOLITES
-from mrsisr.io.errors import MapLoadingError, MetaboliteNotFoundError
+from mrsisr.io.errors import MetaboliteNotFoundError
 from mrsisr.io.formats import FORMATS, LocatedSource, fsl_frequency_missing
 from mrsisr.io.fslmrs import find_fslmrs_maps
 from mrsisr.io.geometry import MRSIGeometry
@@ -24,7 +24,7 @@ from mrsisr.io.lcmodel import find_csi_outputs
 from mrsisr.io.lcmodel_grid import LCModelGrid
 from mrsisr.io.names import names_match, resolve_metabolite
 from mrsisr.io.nifti import find_nifti_maps
-from mrsisr.io.preflight import PreparedSource, QualityCriteria, prepare_source
+from mrsisr.io.preflight import PreparedSource, QualityCriteria, prepare_source, quality_beside
 from mrsisr.metabolites import TABLE
 
 __all__ = ["FittingOutputSummary", "inspect_fitting_output"]
@@ -112,7 +112,6 @@ def _map_files(located: LocatedSource, scaling: str) -> tuple[list[Path], str | 
 def _quality(prepared: PreparedSource, fsl_quality_metabolite: str, scaling: str, external: bool) -> QualityCriteria:
     """Which criteria the output allows, from names: the loader's rules without reading a map."""
     located = prepared.located
-    folder = located.path if located.path.is_dir() else located.path.parent
     if external:
         return QualityCriteria(True, True, True, source="the S/N and FWHM maps given")
     if located.format == "table":
@@ -124,18 +123,12 @@ def _quality(prepared: PreparedSource, fsl_quality_metabolite: str, scaling: str
             return QualityCriteria(False, False, bool(maps.sd))
         _, name = resolve_metabolite(fsl_quality_metabolite, singles, where=f"{located.path}/qc (S/N and FWHM)")
         return QualityCriteria(True, True, bool(maps.sd), source=f"fsl_mrsi qc/{name}_snr, qc/{name}_fwhm (Hz)")
-    if located.format == "csv" and any(e["tables"] for e in find_csi_outputs(folder).values()):
-        return QualityCriteria(True, True, True, source=f"LCModel tables in {folder}")
-    crlb = located.format == "csv"
-    for candidate in (folder, folder.parent):
-        try:
-            maps = find_nifti_maps(candidate, located.subject, located.session, located.acquisition,
-                                   require_signal=False)
-        except MapLoadingError:
-            continue
-        crlb = crlb or bool(maps.crlb)
-        if maps.snr is not None and maps.fwhm is not None:
-            return QualityCriteria(True, True, crlb, source=f"{maps.snr.name}, {maps.fwhm.name}")
+    beside = quality_beside(located)
+    if beside.tables is not None:
+        return QualityCriteria(True, True, True, source=f"LCModel tables in {beside.tables}")
+    crlb = located.format == "csv" or beside.crlb
+    if beside.snr is not None:
+        return QualityCriteria(True, True, crlb, source=f"{beside.snr.name}, {beside.fwhm.name}")
     return QualityCriteria(False, False, crlb)
 
 

@@ -28,9 +28,9 @@ from mrsisr import METABOLITES
 from mrsisr.io.errors import MapLoadingError
 from mrsisr.io.formats import FORMATS, LocatedSource, RawMaps, ReadRequest, map_reader
 from mrsisr.io.geometry import CONVENTION, MRSIGeometry, lcmodel_to_ijk
-from mrsisr.io.lcmodel import find_csi_outputs, read_csi_volume
-from mrsisr.io.nifti import find_nifti_maps, save_map
-from mrsisr.io.preflight import QualityCriteria, prepare_source
+from mrsisr.io.lcmodel import read_csi_volume
+from mrsisr.io.nifti import save_map
+from mrsisr.io.preflight import QualityCriteria, prepare_source, quality_beside
 
 __all__ = ["LoadedMaps", "load_metabolite_maps", "save_loaded_maps"]
 
@@ -76,23 +76,14 @@ def _external_quality(raw: RawMaps, located: LocatedSource, geometry, snr_map, f
         return
     if raw.snr is not None:
         return
-    folder = located.path if located.path.is_dir() else located.path.parent
-    if located.format == "csv" and any(e["tables"] for e in find_csi_outputs(folder).values()):
-        tables = read_csi_volume(folder, geometry.lcmodel_shape)
+    beside = quality_beside(located)
+    if beside.tables is not None:
+        tables = read_csi_volume(beside.tables, geometry.lcmodel_shape)
         raw.snr, raw.fwhm = lcmodel_to_ijk(tables.snr), lcmodel_to_ijk(tables.fwhm)
-        raw.quality_source = f"LCModel tables in {folder}"
-        return
-    for candidate in (folder, folder.parent):
-        try:
-            maps = find_nifti_maps(candidate, located.subject, located.session, located.acquisition,
-                                   require_signal=False)
-        except MapLoadingError:
-            continue
-        if maps.snr is not None and maps.fwhm is not None:
-            raw.snr = read(maps.snr, "S/N map")
-            raw.fwhm = read(maps.fwhm, "FWHM map")
-            raw.quality_source = f"{maps.snr}, {maps.fwhm}"
-            return
+        raw.quality_source = f"LCModel tables in {beside.tables}"
+    elif beside.snr is not None:
+        raw.snr, raw.fwhm = read(beside.snr, "S/N map"), read(beside.fwhm, "FWHM map")
+        raw.quality_source = f"{beside.snr}, {beside.fwhm}"
 
 
 def load_metabolite_maps(

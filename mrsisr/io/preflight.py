@@ -28,9 +28,43 @@ from mrsisr.io.geometry import check_in_plane_matrix
 from mrsisr.io.lcmodel import find_csi_outputs, read_spreadsheet
 from mrsisr.io.lcmodel_grid import LCModelGrid, check_grid, check_voxels, find_lcmodel_grid, spreadsheet_slice
 from mrsisr.io.lcmodel_grid import find_control_files, read_lcmodel_grid
+from mrsisr.io.nifti import find_nifti_maps
 from mrsisr.io.niftimrs import read_raw_grid
 
-__all__ = ["PreparedSource", "QualityCriteria", "check_lcmodel_run", "fsl_frequency", "prepare_source"]
+__all__ = ["PreparedSource", "QualityBeside", "QualityCriteria", "check_lcmodel_run", "fsl_frequency",
+           "prepare_source", "quality_beside"]
+
+@dataclass(frozen=True)
+class QualityBeside:
+    """S/N and FWHM found beside a fitting output that carries none (see :func:`quality_beside`):
+    the LCModel ``tables`` folder of a spreadsheet run, or the ``snr``/``fwhm`` maps of a NIfTI set;
+    ``crlb``: whether such a set holds %SD maps."""
+
+    tables: Path | None = None
+    snr: Path | None = None
+    fwhm: Path | None = None
+    crlb: bool = False
+
+
+def quality_beside(located: LocatedSource) -> QualityBeside:
+    """Where the loader finds S/N and FWHM for an output that lacks them: the per-voxel tables beside an
+    LCModel spreadsheet, else ``desc-snr``/``desc-fwhm`` NIfTI maps in its folder or the one above.
+    The loader reads them; :func:`mrsisr.io.inspect.inspect_fitting_output` only names them."""
+    folder = located.path if located.path.is_dir() else located.path.parent
+    if located.format == "csv" and any(entry["tables"] for entry in find_csi_outputs(folder).values()):
+        return QualityBeside(tables=folder, crlb=True)
+    crlb = False
+    for candidate in (folder, folder.parent):
+        try:
+            maps = find_nifti_maps(candidate, located.subject, located.session, located.acquisition,
+                                   require_signal=False)
+        except MapLoadingError:
+            continue
+        crlb = crlb or bool(maps.crlb)
+        if maps.snr is not None and maps.fwhm is not None:
+            return QualityBeside(snr=maps.snr, fwhm=maps.fwhm, crlb=crlb)
+    return QualityBeside(crlb=crlb)
+
 
 #: Relative disagreement above which a given frequency and a file's frequency are refused.
 _FREQUENCY_TOLERANCE = 0.005
