@@ -96,7 +96,7 @@ CASES = {
     "target-matrix 65": (lambda d: ["--target-matrix", "65"], "usage", "multiple of 16"),
     "target-matrix 7": (lambda d: ["--target-matrix", "7"], "usage", "multiple of 16"),
     "target-matrix below n": (lambda d: ["--participant-label", "02", "--target-matrix", "16"],
-                              "no_input", "--target-matrix 16 is below the acquired matrix 32"),
+                              "no_input", "the network's n = 32 exceeds the target matrix 16; choose --target-matrix 32"),
     "simulate on a non-N grid": (lambda d: ["--simulate-matrix", "4"], "no_input",
                                  "--simulate-matrix needs fitting outputs on the 64×64 target grid"),
     # item 4: the output and working directories never overlap an input
