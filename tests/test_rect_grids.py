@@ -7,21 +7,18 @@ path's output on the overlapping field of view, voxel for voxel and at the same 
 
 from __future__ import annotations
 
-import json
 
 import nibabel as nib
 import numpy as np
 import pytest
-import torch
 
 from mrsisr import kspace
 from mrsisr.inference import load_for_inference, super_resolve_volume
 from mrsisr.interfaces.superres import SuperResolve
 from mrsisr.io.errors import GeometryError
 from mrsisr.io.geometry import MRSIGeometry, check_in_plane_matrix, in_plane_embedding
-from mrsisr.models import build
-from mrsisr.models.weights import save_weights
 from mrsisr.workflows.mrsi import target_grid
+from test_inference import weights  # noqa: F401 (the tiny test network, a fixture)
 
 N, Z, METS = 64, 2, ["NAA", "tCho"]
 #: A 240×240 mm square acquisition: 32×32 voxels of 7.5 mm, oblique-free but off-centre, x flipped.
@@ -35,15 +32,6 @@ def _centres(affine: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     ii, jj = np.meshgrid(np.arange(shape[0]), np.arange(shape[1]), indexing="ij")
     voxels = np.stack([ii, jj, np.zeros_like(ii), np.ones_like(ii)], -1).astype(float)
     return (voxels @ affine.T)[..., :3]
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("w") / "tiny.safetensors"
-    save_weights(build("mcm", base_features=2, latent_width=4, sharpness_width=4), path)
-    path.with_suffix(".json").write_text(json.dumps({"placeholder": True, "description": "tiny test network"}))
-    return path
 
 
 @pytest.fixture(scope="module")
