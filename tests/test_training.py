@@ -183,6 +183,32 @@ def test_resume_refuses_a_checkpoint_of_another_run(dataset_dir, tmp_path):
         Trainer(config(variant="filter-scaling", epochs=1), subjects, tmp_path).run(progress=False)
 
 
+def test_fine_tuning_starts_from_the_given_weights_and_records_them(dataset_dir, tmp_path):
+    subjects = load_dataset(dataset_dir)
+    torch.manual_seed(1)
+    start = save_weights(build("mcm", **TINY), tmp_path / "start.safetensors")
+    tuned = Trainer(config(epochs=1, init_weights=str(start)), subjects, tmp_path / "tuned")
+    fresh = Trainer(config(epochs=1), subjects, tmp_path / "fresh")
+    expected = load_model(start).state_dict()
+    for key, value in tuned.generator.state_dict().items():
+        torch.testing.assert_close(value, expected[key])
+    assert any(not torch.equal(value, expected[key]) for key, value in fresh.generator.state_dict().items())
+    card = tuned.run(progress=False)
+    assert card["initialised_from"]["weights"] == str(start) and len(card["initialised_from"]["sha256"]) == 64
+    assert card["training"]["init_weights"] == str(start)
+    with pytest.raises(ValueError, match="same variant and size"):
+        Trainer(config(epochs=1, init_weights=str(start), model={**TINY, "base_features": 4}), subjects, tmp_path / "x")
+
+
+def test_fine_tuning_weights_are_checked_before_the_data_is_read(tmp_path, capsys):
+    from mrsisr.training.cli import main
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(tmp_path / "no-data"), str(tmp_path / "run"), "--init-weights", str(tmp_path / "missing.safetensors")])
+    assert exit_info.value.code == 2 and "missing.safetensors does not exist" in capsys.readouterr().err
+    from mrsisr.training.cli import parse_args
+    assert parse_args(["d", "o", "--init-weights", "default"]).config.init_weights.endswith("mcm_default.safetensors")
+
+
 def test_weights_round_trip_through_safetensors(tmp_path):
     torch.manual_seed(0)
     model = build("mcm", **TINY).eval()

@@ -6,6 +6,7 @@ Examples::
     mrsisr-train prepared/ runs/fs --variant filter-scaling-met --max-steps 2000 --folds 5 --fold 2
     torchrun --nproc_per_node 4 -m mrsisr.training.cli prepared/ runs/mcm  # several GPUs (DDP)
     mrsisr-train prepared/ runs/mcm --mri-lesions 0.5 --metabolic-lesions 0.5 --flair-drop 0.2  # issue 14
+    mrsisr-train prepared/ runs/tuned --init-weights default --epochs 10     # fine-tune the packaged model
 
 Interrupt at any time: running the same command again resumes from ``OUT_DIR/checkpoint.pt``.
 """
@@ -18,7 +19,9 @@ import sys
 from pathlib import Path
 
 from mrsisr import TRAINED_MATRIX_SIZES
+from mrsisr.inference import DEFAULT_WEIGHTS
 from mrsisr.models import VARIANT_TABLE
+from mrsisr.models.weights import read_metadata
 from mrsisr.slices import load_dataset
 from mrsisr.training.trainer import TrainConfig, Trainer
 
@@ -70,6 +73,9 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="keep the training set on the device and augment there (GPU; no loader workers)")
     run.add_argument("--graph-capture", action="store_true", help="CUDA only: capture the passes as CUDA graphs")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--init-weights", default=None, metavar="PATH",
+                     help="start from these safetensors weights ('default': the packaged model) instead of a "
+                          "random initialisation; same variant and size as this run")
     return parser
 
 
@@ -84,6 +90,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _init_weights(value: str | None) -> str | None:
+    """The weights to start from, checked before any data is read ('default': the packaged model)."""
+    if value is None:
+        return None
+    path = DEFAULT_WEIGHTS if value == "default" else Path(value)
+    read_metadata(path)  # a WeightsError (ValueError) naming the file when it is not mrsisr weights
+    return str(path)
+
+
 def _config(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(
         variant=args.variant,
@@ -96,7 +111,7 @@ def _config(args: argparse.Namespace) -> TrainConfig:
         augment=args.augment, mri_lesion_probability=args.mri_lesions,
         metabolic_lesion_probability=args.metabolic_lesions, flair_drop_probability=args.flair_drop,
         time_limit_s=args.time_limit, workers=args.workers, device_data=args.device_data,
-        graph_capture=args.graph_capture)
+        graph_capture=args.graph_capture, init_weights=_init_weights(args.init_weights))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,7 +30,7 @@ from mrsisr.metrics import map_metrics
 from mrsisr.models import build, variant_spec
 from mrsisr.models.unet import upsample_to_depth3
 from mrsisr.models.runtime import resolve_device, tune_cpu_allocator
-from mrsisr.models.weights import save_weights
+from mrsisr.models.weights import load_model, save_weights, sha256
 from mrsisr.slices import SubjectSlices, kfold_split
 from mrsisr.training.data import Batch, BatchSampler, make_batch
 from mrsisr.training.device_data import DeviceBatches, DeviceDataset
@@ -92,6 +92,9 @@ class TrainConfig:
     device_data: bool = False
     #: CUDA only: torch.compile(mode="reduce-overhead") (CUDA graphs) of the generator and critic passes
     graph_capture: bool = False
+    #: start the generator from these weights (a safetensors file of the same variant and size) instead
+    #: of a random initialisation: fine-tuning; the critic and the optimisers start fresh
+    init_weights: str | None = None
 
     @property
     def validation_sizes(self) -> tuple[int, ...]:
@@ -141,6 +144,8 @@ class Trainer:
         self.validation_data = [s for s in subjects if s.subject in self.split["validation"]]
         torch.manual_seed(config.seed + self.rank)
         self.generator = build(config.variant, **config.model).to(self.device)
+        if config.init_weights:
+            self._initialise_from(config.init_weights)
         self.sampler = BatchSampler(self.train_data, config.batch_size, config.matrix_sizes,
                                     config.lam_max if config.uses_adversarial else 0.0, config.lam_zero_fraction)
         map_size = self.train_data[0].maps.shape[-1]
@@ -161,6 +166,16 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.device_dataset = DeviceDataset(self.train_data, self.device) if config.device_data else None
         self._capture()
+
+    def _initialise_from(self, path: str) -> None:
+        """Copy a trained network's parameters into the generator (refused unless variant and size agree)."""
+        trained = load_model(path)
+        if trained.variant != self.config.variant or trained.config.to_dict() != self.generator.config.to_dict():
+            raise ValueError(f"--init-weights {path} holds a {trained.variant!r} network with config "
+                             f"{trained.config.to_dict()}, but this run trains a {self.config.variant!r} network "
+                             f"with config {self.generator.config.to_dict()}: choose weights of the same variant "
+                             "and size, or the matching --variant/--base-features/--latent-width/--sharpness-width")
+        self.generator.load_state_dict(trained.state_dict())
 
     def _capture(self) -> None:
         """Opt-in graph capture of the generator and critic passes (CUDA only; eager elsewhere).
@@ -384,6 +399,8 @@ class Trainer:
             "parameters": sum(p.numel() for p in self.generator.parameters()),
             "training": asdict(self.config),
             "augmentations": augmentations_record(self.config.augment, self.config.lesions),
+            "initialised_from": ({"weights": self.config.init_weights, "sha256": sha256(self.config.init_weights)}
+                                 if self.config.init_weights else None),
             "data": {"split": self.split,
                      "train_maps": int(sum(s.maps.shape[0] * s.maps.shape[1] for s in self.train_data)),
                      "map_size": int(self.train_data[0].maps.shape[-1])},
