@@ -129,3 +129,29 @@ def test_evaluate_cli_writes_fidelity_outputs(tmp_path: Path) -> None:
     assert {r["method"] for r in study["leaks"]} == {"model", "zero-fill"}
     assert "fidelity" in json.loads((out / "summary.json").read_text())
     assert "| model | 16 | 0 |" in (out / "fidelity.md").read_text()
+
+
+def test_evaluate_without_flair_scores_the_t1w_only_input(tmp_path: Path) -> None:
+    """--without-flair scores exactly what a subject whose FLAIR is the T1w scores, not the prepared FLAIR."""
+    from dataclasses import replace
+
+    from bids_fixtures import tiny_weights
+
+    from mrsisr.evaluation.cli import main
+
+    weights = tiny_weights(tmp_path / "tiny.safetensors")
+    data = _slices()
+    for name, subject in (("prepared", data), ("t1w-only", replace(data, flair=data.t1.copy()))):
+        (tmp_path / name).mkdir()
+        save_subject(subject, tmp_path / name / "01_slices.npz")
+
+    def psnr(name: str, *extra: str) -> float:
+        json_path = tmp_path / f"{name}{len(extra)}.json"
+        assert main([str(tmp_path / name), "--weights", str(weights), "--simulate-matrix", "16", "--baselines",
+                     "--json", str(json_path), "--device", "cpu", "--quiet", *extra]) == 0
+        summary = json.loads(json_path.read_text())
+        assert summary["settings"]["flair"] == ("substituted by the T1w" if extra else "as prepared")
+        return [row["psnr"] for row in summary["per_n"] if row["method"] == "model"][0]
+
+    assert psnr("prepared", "--without-flair") == pytest.approx(psnr("t1w-only"))
+    assert psnr("prepared") != pytest.approx(psnr("t1w-only"), abs=1e-6)

@@ -11,6 +11,8 @@ Examples::
     mrsisr-evaluate prepared/ --weights default --sharpness 0 0.03 0.06 0.09 --mismatch --out-dir figs/
     # fidelity (issue 14): MRI-occult metabolic lesions recovered? MRI-only lesions painted in?
     mrsisr-evaluate prepared/ --folds 5 --fold 0 --simulate-matrix 16 --sharpness 0 0.09 --fidelity --out-dir fid/
+    # T1w-only input: the same subjects with the FLAIR replaced by the app's substitute (the T1w)
+    mrsisr-evaluate prepared/ --folds 5 --fold 0 --simulate-matrix 16 --without-flair --out-dir t1only/
     # uncertainty (issue 14): does the spread under test-time transforms rank the errors?
     mrsisr-evaluate prepared/ --folds 5 --fold 0 --simulate-matrix 16 --sharpness 0 0.09 --uncertainty --out-dir unc/
 
@@ -51,6 +53,9 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--subjects", nargs="+", help="evaluate only these subject labels")
     parser.add_argument("--slice-step", type=int, default=1, metavar="K",
                         help="score every K-th prepared slice of each subject (quicker studies; default: all)")
+    parser.add_argument("--without-flair", action="store_true",
+                        help="evaluate as a T1w-only study: every FLAIR is replaced by the app's substitute "
+                             "for a missing FLAIR (mrsisr.slices.flair_substitute: the T1w)")
     parser.add_argument("--mismatch", action="store_true", help="also run the Fig. 2 condition-mismatch study")
     parser.add_argument("--mismatch-sizes", type=int, nargs="+", default=list(TRAINED_MATRIX_SIZES),
                         help="matrix sizes of the mismatch study (default: the trained 16 18 … 32)")
@@ -76,7 +81,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _load_subjects(args: argparse.Namespace):
-    from mrsisr.slices import every_kth_slice, kfold_split, load_dataset
+    from dataclasses import replace
+
+    from mrsisr.slices import every_kth_slice, flair_substitute, kfold_split, load_dataset
 
     data_dir = args.data
     if (args.data / "dataset_description.json").is_file() and not any(args.data.glob("*_slices.npz")):
@@ -93,7 +100,10 @@ def _load_subjects(args: argparse.Namespace):
         chosen &= set(args.subjects)
     if args.slice_step < 1:
         raise ValueError(f"--slice-step must be at least 1, got {args.slice_step}")
-    return [every_kth_slice(s, args.slice_step) for s in subjects if s.subject in chosen]
+    chosen_subjects = [every_kth_slice(s, args.slice_step) for s in subjects if s.subject in chosen]
+    if args.without_flair:
+        chosen_subjects = [replace(s, flair=flair_substitute(s.t1)) for s in chosen_subjects]
+    return chosen_subjects
 
 
 def _methods(args: argparse.Namespace):
@@ -133,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         result = summ.summarise(rows)
         result["settings"] = {"data": str(args.data), "subjects": [s.subject for s in subjects],
                               "simulate_matrix": args.simulate_matrix, "sharpness": args.sharpness,
-                              "mismatch_sizes": args.mismatch_sizes, "weights": args.weights}
+                              "mismatch_sizes": args.mismatch_sizes, "weights": args.weights,
+                              "flair": "substituted by the T1w" if args.without_flair else "as prepared"}
         if args.mismatch:
             study = runner.mismatch_study(subjects, models[0], list(args.mismatch_sizes), args.batch_size)
             result["mismatch"] = {key: value.tolist() for key, value in study.items()}
