@@ -12,12 +12,15 @@
 #   DEVICE=cuda TIME_LIMIT=480 GRAPH_CAPTURE=1 bash benchmarks/retrain_augmented.sh
 # Smoke run: SUBJECTS=5 SYNTH_ARGS=--tiny EPOCHS_A=1 EPOCHS=2 TIME_LIMIT=60 COHORT=/tmp/c PREPARED=/tmp/p RUN=/tmp/r bash …
 # EVALUATE=1: then the evaluation and the fidelity study of the result (fold 0 test subjects).
+# INIT_WEIGHTS=default (or a path): fine-tune that network instead of starting from random weights
+# (what a CPU-only session can afford: see mrsisr/data/MODEL_CARD.md for the budget actually used).
 set -uo pipefail
 COHORT=${COHORT:-cohort14} PREPARED=${PREPARED:-prepared14} RUN=${RUN:-runs/mcm_augmented}
 DEVICE=${DEVICE:-cpu} TIME_LIMIT=${TIME_LIMIT:-3600} EPOCHS_A=${EPOCHS_A:-20} EPOCHS=${EPOCHS:-100}
 TRAIN=(python3 -m mrsisr.training.cli "$PREPARED" "$RUN" --variant mcm --folds 5 --fold 0 --device "$DEVICE"
        --mri-lesions "${MRI_LESIONS:-0.5}" --metabolic-lesions "${METABOLIC_LESIONS:-0.5}"
-       --flair-drop "${FLAIR_DROP:-0.2}" --time-limit "$TIME_LIMIT" --quiet)
+       --flair-drop "${FLAIR_DROP:-0.2}" --time-limit "$TIME_LIMIT" --quiet
+       ${INIT_WEIGHTS:+--init-weights "$INIT_WEIGHTS"} ${TRAIN_ARGS:-})
 [ "$DEVICE" = cuda ] && TRAIN+=(--device-data) && [ "${GRAPH_CAPTURE:-0}" = 1 ] && TRAIN+=(--graph-capture)
 
 # The cohort (deterministic per seed; 3T-like acquisitions for a share). No FLAIR-less subjects:

@@ -119,8 +119,14 @@ def transform_blocks(blocks: np.ndarray, transform: Transform, factor: int) -> n
     moved = np.ascontiguousarray(_orient(np.asarray(blocks, np.float32), transform, (1, 2)))
     if not any(transform.shift):
         return moved
-    offsets = (0.0, factor * transform.shift[0], factor * transform.shift[1], 0.0)
-    return np.clip(ndimage.shift(moved, offsets, order=3, mode="grid-wrap"), 0, None)
+    # One 2-D spline per in-plane image: a 4-D call would interpolate the unshifted slice and depth
+    # axes too (4⁴ taps instead of 4², the same values, 20× the time).
+    offsets = (factor * transform.shift[0], factor * transform.shift[1])
+    shifted = np.empty_like(moved)
+    for index in np.ndindex(moved.shape[0], moved.shape[3]):
+        plane = (index[0], slice(None), slice(None), index[1])
+        shifted[plane] = ndimage.shift(moved[plane], offsets, order=3, mode="grid-wrap")
+    return np.clip(shifted, 0, None, out=shifted)
 
 
 #: ``predict(lr (B, M, H, W), t1 (B, fH, fW, D), flair) -> (…, B, M, H, W)``.

@@ -105,3 +105,14 @@ def test_quarter_turns_need_a_square_grid() -> None:
         outputs_under_transforms(lambda a, b, c: a, lr, blocks, blocks, uncertainty_transforms(4))
     outputs = outputs_under_transforms(lambda a, b, c: a, lr, blocks, blocks, uncertainty_transforms(4, square=False))
     assert outputs.shape == (4, 1, 1, 16, 24) and spread(outputs).max() < 1e-5
+
+
+def test_mri_blocks_shift_in_plane_only_as_one_4d_spline_would():
+    """The per-plane spline equals a 4-D cubic spline shifted by 0 along the slice and depth axes."""
+    blocks = np.random.default_rng(3).random((2, 24, 24, 3)).astype(np.float32)
+    transform = Transform(quarter_turns=1, flip=True, shift=(0.3, -0.45))
+    moved = transform_blocks(blocks, transform, 3)
+    oriented = np.flip(np.rot90(blocks, 1, axes=(1, 2)), axis=2)
+    reference = np.clip(ndimage.shift(oriented, (0.0, 0.9, -1.35, 0.0), order=3, mode="grid-wrap"), 0, None)
+    np.testing.assert_allclose(moved, reference, atol=1e-6)
+    assert np.abs(moved - oriented).max() > 0.05  # it moved
