@@ -253,8 +253,10 @@ def test_weights_record_the_metabolite_order_and_the_loader_checks_it(tmp_path, 
 
     good = save_weights(build("mcm", **TINY), tmp_path / "good.safetensors")
     assert json.loads(read_metadata(good)["metabolites"]) == list(mrsisr.METABOLITES)
-    assert "metabolites" not in read_metadata(DEFAULT_WEIGHTS)  # the packaged file: the legacy order
-    assert load_model(DEFAULT_WEIGHTS).variant == "mcm" and LEGACY_METABOLITES == mrsisr.METABOLITES
+    assert json.loads(read_metadata(DEFAULT_WEIGHTS)["metabolites"]) == list(mrsisr.METABOLITES)
+    legacy = {key: value for key, value in read_metadata(good).items() if key != "metabolites"}
+    save_file(load_file(str(good)), str(tmp_path / "legacy.safetensors"), metadata=legacy)  # before the order was kept
+    assert load_model(tmp_path / "legacy.safetensors").variant == "mcm" and LEGACY_METABOLITES == mrsisr.METABOLITES
     metadata = {**read_metadata(good), "metabolites": json.dumps(list(reversed(mrsisr.METABOLITES)))}
     save_file(load_file(str(good)), str(tmp_path / "reordered.safetensors"), metadata=metadata)
     with pytest.raises(WeightsError, match="embeds the metabolites in the order"):
