@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     full = load_model(source)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     target = save_weights(full, args.out_dir / "mcm_default.safetensors", half=True,
-                          extra={key: metadata[key] for key in ("augmentations",) if key in metadata})
+                          extra={"augmentations": metadata["augmentations"]} if "augmentations" in metadata else None)
     shutil.copyfile(args.run_dir / "log.csv", args.out_dir / "mcm_default_log.csv")
     difference = largest_half_precision_difference(full, load_model(target))
     card = json.loads((args.run_dir / "model.json").read_text())
