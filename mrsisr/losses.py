@@ -46,7 +46,8 @@ def masked_ms_ssim(output: torch.Tensor, target: torch.Tensor, mask: torch.Tenso
 
 
 def generator_loss(output: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, alpha: float = 0.84,
-                   critic_scores: torch.Tensor | None = None, lam: torch.Tensor | None = None
+                   critic_scores: torch.Tensor | None = None, lam: torch.Tensor | None = None,
+                   focus: torch.Tensor | None = None, focus_weight: float = 0.0
                    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Weighted sum of the three terms; returns the loss and its parts for logging.
 
@@ -55,11 +56,19 @@ def generator_loss(output: torch.Tensor, target: torch.Tensor, mask: torch.Tenso
 
     ``critic_scores`` (B,) are the critic's scores of the super-resolved maps and ``lam`` (B,) the
     per-sample adversarial weights; without them the adversarial term is absent.
+
+    ``focus`` (B, 1, N, N) 0/1 marks the injected lesions' neighbourhoods
+    (:func:`mrsisr.training.lesions.lesion_focus`); with ``focus_weight`` > 0 the mean absolute error
+    over them (within the mask), times that weight, is added. A batch without lesions adds 0.
     """
     l1 = masked_l1(output, target, mask)
     structural = 1.0 - masked_ms_ssim(output, target, mask)
     loss = (1.0 - alpha) * l1 + alpha * structural
     parts = {"l1": l1.detach(), "msssim": 1.0 - structural.detach()}
+    if focus is not None and focus_weight > 0:
+        focus_l1 = masked_l1(output, target, mask.to(output.dtype) * focus.to(output.dtype))
+        loss = loss + focus_weight * focus_l1
+        parts["focus_l1"] = focus_l1.detach()
     if critic_scores is not None and lam is not None:
         adversarial = -(lam.to(critic_scores.device, critic_scores.dtype) * critic_scores).mean()
         loss = loss + adversarial

@@ -12,7 +12,10 @@ from mrsisr.slices import flair_substitute, load_dataset
 from mrsisr.training.cli import parse_args
 from mrsisr.training.data import BatchSampler, make_batch
 from mrsisr.training.device_data import DeviceDataset
-from mrsisr.training.lesions import LesionAugmentation, LesionDraw, apply_lesions, augmentations_record, draw_lesions
+from mrsisr.losses import generator_loss
+from mrsisr.training.data import Augmentation, apply_augmentation
+from mrsisr.training.lesions import (LesionAugmentation, LesionDraw, apply_lesions, augmentations_record, draw_lesions,
+                                     focus_of)
 from mrsisr.training.trainer import Trainer
 from test_training import N, config, dataset_dir, make_subject  # noqa: F401  (fixture)
 
@@ -57,6 +60,46 @@ def test_lesions_change_only_their_own_modality():
     assert (dropped[2] == t1).all()
 
 
+def test_the_focus_covers_each_lesion_and_its_neighbourhood():
+    voxel = 3.4
+    mri = focus_of(LesionDraw(mri_row=8, mri_col=8, mri_radius_mm=4.0, t1_factor=0.7, flair_factor=1.8), (N, N), voxel)
+    # 4 mm + 2 voxels = 10.8 mm: 3 voxels (10.2 mm) in, 4 (13.6 mm) out, and a disc
+    assert mri.dtype == np.float32 and mri[8, 8] == mri[8, 11] == mri[5, 8] == 1 and mri[8, 12] == mri[4, 8] == 0
+    assert (mri == mri.T).all() and mri.sum() == 37  # the lattice points within 3.18 voxels
+    metabolic = focus_of(LesionDraw(met_row=5, met_col=9, met_radius_mm=5.0, met_factor=1.5), (N, N), voxel)
+    assert metabolic[5, 11] == 1 and metabolic[5, 12] == 0 and metabolic[5, 6] == 0 and metabolic[5, 7] == 1
+    both = focus_of(LesionDraw(mri_row=8, mri_col=8, mri_radius_mm=4.0, t1_factor=0.7, flair_factor=1.8,
+                               met_row=5, met_col=9, met_radius_mm=5.0, met_factor=0.6), (N, N), voxel)
+    assert (both == np.maximum(mri, metabolic)).all()
+    assert not focus_of(LesionDraw(drop_flair=True), (N, N), voxel).any()
+
+
+def test_the_focus_moves_with_the_map():
+    rng = np.random.default_rng(4)
+    hr, mask = rng.random((N, N), dtype=np.float32), np.ones((N, N), dtype=np.float32)
+    t1 = flair = rng.random((3 * N, 3 * N, 3), dtype=np.float32)
+    for transform in (Augmentation(1, True, 2, -1, False), Augmentation(3, False, -3, 0, True)):
+        moved = apply_augmentation(transform, hr, mask, t1, flair, hr.copy())
+        assert len(moved) == 5 and (moved[4] == moved[0]).all()
+        assert len(apply_augmentation(transform, hr, mask, t1, flair)) == 4
+
+
+def test_the_focus_term_is_the_weighted_error_near_the_lesions():
+    rng = np.random.default_rng(5)
+    target, output = (torch.from_numpy(rng.random((2, 1, 24, 24), dtype=np.float32)) for _ in range(2))
+    mask = torch.ones_like(target)
+    focus = torch.zeros_like(target)
+    focus[0, 0, 4:9, 5:10] = 1
+    plain, _ = generator_loss(output, target, mask)
+    weighted, parts = generator_loss(output, target, mask, focus=focus, focus_weight=2.0)
+    near = (output - target)[0, 0, 4:9, 5:10].abs().mean()
+    torch.testing.assert_close(parts["focus_l1"], near)
+    torch.testing.assert_close(weighted, plain + 2.0 * near)
+    none, parts = generator_loss(output, target, mask, focus=torch.zeros_like(target), focus_weight=2.0)
+    torch.testing.assert_close(none, plain)
+    assert parts["focus_l1"] == 0.0
+
+
 def test_probability_zero_draws_nothing_and_bad_probabilities_are_refused():
     rng_a, rng_b = np.random.default_rng(1), np.random.default_rng(1)
     assert draw_lesions(rng_a, LesionAugmentation(), np.ones((N, N))) == LesionDraw()
@@ -65,6 +108,11 @@ def test_probability_zero_draws_nothing_and_bad_probabilities_are_refused():
         LesionAugmentation(flair_drop=1.5)
     with pytest.raises(ValueError, match="mri lesion probability"):
         config(mri_lesion_probability=-0.1)
+    with pytest.raises(ValueError, match="needs lesions to focus on"):
+        LesionAugmentation(flair_drop=0.5, focus_weight=1.0)
+    with pytest.raises(ValueError, match="lesion-focus weight must be in"):
+        config(mri_lesion_probability=0.5, lesion_focus_weight=-1.0)
+    assert not LesionAugmentation(focus_weight=0.0).active
 
 
 def test_lesions_sit_inside_the_quality_mask():
@@ -92,6 +140,20 @@ def _assert_changed_as_stated(kind: str, plain, lesioned) -> None:
         assert not same("target") and not same("lr") and same("t1") and same("flair")
     else:  # the FLAIR channel is the substitute of the T1w
         assert torch.equal(lesioned.flair, lesioned.t1) and same("t1") and same("target") and not same("flair")
+    focus = lesioned.focus.cpu()[:, 0] > 0
+    assert not plain.focus.any()
+    if kind == "flair_drop":  # nothing to focus on
+        assert not focus.any()
+    elif kind == "mri":  # every MRSI voxel whose MRI block the lesion touched is in the focus
+        ratio = (lesioned.t1 / plain.t1.clamp_min(1e-6)).cpu()[:, 0]  # the lesion's gain / the scaling's
+        touched = ((ratio - ratio.flatten(1).median(1).values[:, None, None, None]).abs() > 1e-4) & (plain.t1[:, 0] > 0)
+        touched = touched.any(-1).unflatten(1, (-1, 3)).unflatten(3, (-1, 3)).any(2).any(-1)
+        assert touched.any() and not (touched & ~focus).any()
+    else:  # the largest change of the map lies in the focus
+        ratio = (lesioned.target / plain.target.clamp_min(1e-6)).cpu()[:, 0]
+        change = (ratio - ratio.flatten(1).median(1).values[:, None, None]).abs() * plain.mask.cpu()[:, 0]
+        for sample_change, sample_focus in zip(change, focus):
+            assert sample_focus.flatten()[sample_change.flatten().argmax()]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -109,6 +171,7 @@ def test_device_path_renders_the_same_draws_into_the_same_arrays(subjects):
     dataset = DeviceDataset(subjects, "cpu")
     lesions = LesionAugmentation(0.5, 0.5, 0.3)
     sampler = BatchSampler(subjects, batch_size=4, matrix_sizes=(4, 8, 12), lam_max=0.1)
+    focused = 0
     for index, (items, n, lam) in enumerate(sampler.epoch(np.random.default_rng(1))):
         rng = lambda: np.random.default_rng([7, index])
         expected, got = make_batch(items, n, lam, rng(), lesions), dataset.batch(items, n, lam, rng(), lesions)
@@ -116,6 +179,20 @@ def test_device_path_renders_the_same_draws_into_the_same_arrays(subjects):
             value = getattr(got, key)
             assert value.shape == want.shape and value.dtype == want.dtype, key
             torch.testing.assert_close(value, want, atol=2e-6, rtol=1e-5, msg=key)
+        assert torch.equal(got.focus, expected.focus)
+        focused += int(expected.focus.flatten(1).any(1).sum())
+    assert focused > 3  # the focus maps compared are not all empty
+
+
+@pytest.mark.parametrize("device_data", [False, True])
+def test_training_with_the_focus_term_logs_and_records_it(dataset_dir, tmp_path, device_data):  # noqa: F811
+    subjects = load_dataset(dataset_dir)
+    settings = dict(batch_size=2, max_steps=2, adversarial=False, device_data=device_data, mri_lesion_probability=1.0)
+    card = Trainer(config(**settings, lesion_focus_weight=1.5), subjects, tmp_path / "focus").run(progress=False)
+    assert card["augmentations"]["lesion_focus"]["weight"] == 1.5 and card["training"]["lesion_focus_weight"] == 1.5
+    assert card["metrics"]["focus_l1"] > 0
+    plain = Trainer(config(**settings), subjects, tmp_path / "plain").run(progress=False)
+    assert "focus_l1" not in plain["metrics"]
 
 
 @pytest.mark.parametrize("device_data", [False, True])
@@ -132,8 +209,9 @@ def test_training_with_an_augmentation_runs_and_records_it(dataset_dir, tmp_path
     assert card["steps"] == 2
     written = json.loads((tmp_path / kind / "model.json").read_text())["augmentations"]
     stated = {"mri": "mri_only_lesions", "metabolic": "metabolic_only_lesions", "flair_drop": "flair_drop"}
-    assert {key: value["probability"] for key, value in written.items() if key != "geometric"} == {
+    assert {key: value["probability"] for key, value in written.items() if key in stated.values()} == {
         name: (1.0 if name == stated[kind] else 0.0) for name in stated.values()}
+    assert written["lesion_focus"]["weight"] == 0.0
     metadata = json.loads(read_metadata(tmp_path / kind / "model.safetensors")["augmentations"])
     assert metadata == written
 
@@ -143,6 +221,11 @@ def test_the_command_line_sets_each_probability(tmp_path):
                        "--flair-drop", "0.2"])
     assert args.config.lesions == LesionAugmentation(0.3, 0.4, 0.2)
     assert parse_args([str(tmp_path), str(tmp_path / "out")]).config.lesions == LesionAugmentation()
+    focused = parse_args([str(tmp_path), str(tmp_path / "out"), "--mri-lesions", "0.8", "--lesion-focus", "1.5"])
+    assert focused.config.lesions == LesionAugmentation(0.8, 0.0, 0.0, 1.5)
+    with pytest.raises(SystemExit) as refused:  # nothing to focus on
+        parse_args([str(tmp_path), str(tmp_path / "out"), "--lesion-focus", "1.5"])
+    assert refused.value.code == 2
     with pytest.raises(SystemExit) as refused:
         parse_args([str(tmp_path), str(tmp_path / "out"), "--metabolic-lesions", "2"])
     assert refused.value.code == 2
@@ -150,7 +233,8 @@ def test_the_command_line_sets_each_probability(tmp_path):
 
 def test_without_augmentation_no_lesion_is_recorded_or_drawn(subjects):
     record = augmentations_record(False, LesionAugmentation(1.0, 1.0, 1.0))
-    assert record["geometric"] == "none" and all(record[k]["probability"] == 0.0 for k in record if k != "geometric")
+    assert record["geometric"] == "none" and record["lesion_focus"]["weight"] == 0.0
+    assert all(record[k]["probability"] == 0.0 for k in record if k not in ("geometric", "lesion_focus"))
     item = [(subjects[0], 1, 0)]
     plain, asked = make_batch(item, 8, 0.0), make_batch(item, 8, 0.0, None, LesionAugmentation(1.0, 1.0, 1.0))
     assert all(torch.equal(getattr(plain, key), getattr(asked, key)) for key in vars(plain))

@@ -52,6 +52,9 @@ def _build_parser() -> argparse.ArgumentParser:
                           help="add a FLAIR-bright/T1w-dark lesion (3–15 mm) to the MRI only, maps untouched")
     shortcut.add_argument("--metabolic-lesions", type=float, default=0.0, metavar="P",
                           help="add a hot or cold lesion (4–20 mm) to the map (and its LR input) only, MRI untouched")
+    shortcut.add_argument("--lesion-focus", type=float, default=0.0, metavar="W",
+                          help="add W × the mean absolute error near the injected lesions to the loss "
+                               "(needs --mri-lesions or --metabolic-lesions)")
     shortcut.add_argument("--flair-drop", type=float, default=0.0, metavar="P",
                           help="replace the FLAIR by the app's substitute for a missing FLAIR (the T1w)")
     split = parser.add_argument_group("cross-validation")
@@ -110,6 +113,7 @@ def _config(args: argparse.Namespace) -> TrainConfig:
         folds=args.folds, fold=args.fold, seed=args.seed, device=args.device, amp=args.amp,
         augment=args.augment, mri_lesion_probability=args.mri_lesions,
         metabolic_lesion_probability=args.metabolic_lesions, flair_drop_probability=args.flair_drop,
+        lesion_focus_weight=args.lesion_focus,
         time_limit_s=args.time_limit, workers=args.workers, device_data=args.device_data,
         graph_capture=args.graph_capture, init_weights=_init_weights(args.init_weights))
 

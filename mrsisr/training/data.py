@@ -15,7 +15,7 @@ import torch
 
 from mrsisr import METABOLITES, TRAINED_MATRIX_SIZES, kspace
 from mrsisr.slices import SubjectSlices, map_scale, scale_mri
-from mrsisr.training.lesions import NO_LESION, LesionAugmentation, apply_lesions, draw_lesions, voxel_mm
+from mrsisr.training.lesions import NO_LESION, LesionAugmentation, apply_lesions, draw_lesions, focus_of, voxel_mm
 
 __all__ = ["Batch", "BatchSampler", "make_batch", "augment", "Augmentation", "draw_augmentation",
            "apply_augmentation", "normalise_pair"]
@@ -35,6 +35,7 @@ class Batch:
     n: torch.Tensor  # (B,)
     metabolite: torch.Tensor  # (B,)
     lam: torch.Tensor  # (B,)
+    focus: torch.Tensor  # (B, 1, N, N): 1 near the sample's injected lesions (mrsisr.training.lesions.lesion_focus)
 
     def to(self, device: torch.device | str) -> "Batch":
         """The images on ``device``; the conditions (n, metabolite, λ) stay on the host, where the
@@ -88,8 +89,11 @@ def draw_augmentation(rng: np.random.Generator, max_shift: int = 3) -> Augmentat
 
 
 def apply_augmentation(params: Augmentation, hr: np.ndarray, mask: np.ndarray, t1: np.ndarray,
-                       flair: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Apply one transform to a sample: ``hr``, ``mask`` (N, N); ``t1``, ``flair`` (3N, 3N, 3)."""
+                       flair: np.ndarray, focus: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """Apply one transform to a sample: ``hr``, ``mask`` (N, N); ``t1``, ``flair`` (3N, 3N, 3).
+
+    Returns ``(hr, mask, t1, flair)``, and the transformed ``focus`` (N, N) after them when one is given.
+    """
 
     def geometric(image: np.ndarray, factor: int) -> np.ndarray:
         image = np.rot90(image, params.quarter_turns, axes=(0, 1))
@@ -100,7 +104,8 @@ def apply_augmentation(params: Augmentation, hr: np.ndarray, mask: np.ndarray, t
     t1, flair = (geometric(block, 3) for block in (t1, flair))
     if params.reverse:
         t1, flair = t1[..., ::-1], flair[..., ::-1]
-    return geometric(hr, 1), geometric(mask, 1), np.ascontiguousarray(t1), np.ascontiguousarray(flair)
+    moved = (geometric(hr, 1), geometric(mask, 1), np.ascontiguousarray(t1), np.ascontiguousarray(flair))
+    return moved if focus is None else (*moved, geometric(focus, 1))
 
 
 def augment(rng: np.random.Generator, hr: np.ndarray, mask: np.ndarray, t1: np.ndarray, flair: np.ndarray,
@@ -121,19 +126,22 @@ def make_batch(items: list[tuple[SubjectSlices, int, int]], n: int, lam: float,
     With ``rng`` the samples are augmented: per sample, the geometric transform is drawn, then the
     ``lesions`` (:mod:`mrsisr.training.lesions`, applied first); the LR input is simulated after both.
     """
-    columns: dict[str, list[np.ndarray]] = {key: [] for key in ("hr", "mask", "t1", "flair")}
+    columns: dict[str, list[np.ndarray]] = {key: [] for key in ("hr", "mask", "t1", "flair", "focus")}
     metabolite_index = []
     for data, slice_pos, met_pos in items:
         mask = data.masks[slice_pos, met_pos]
         hr, t1, flair = (data.maps[slice_pos, met_pos], data.t1[slice_pos].astype(np.float32),
                          data.flair[slice_pos].astype(np.float32))
-        sample = (hr, mask, t1, flair)
+        focus = np.zeros(hr.shape, dtype=np.float32)
+        sample = (hr, mask, t1, flair, focus)
         if rng is not None:
             transform = draw_augmentation(rng)
             draw = draw_lesions(rng, lesions, mask) if lesions is not None and lesions.active else NO_LESION
             if draw != NO_LESION:
-                hr, t1, flair = apply_lesions(draw, hr, t1, flair, *voxel_mm(data.affine))
-            sample = apply_augmentation(transform, hr, mask, t1, flair)
+                voxel, slice_mm = voxel_mm(data.affine)
+                hr, t1, flair = apply_lesions(draw, hr, t1, flair, voxel, slice_mm)
+                focus = focus_of(draw, hr.shape, voxel)
+            sample = apply_augmentation(transform, hr, mask, t1, flair, focus)
         for key, value in zip(columns, sample):
             columns[key].append(value)
         metabolite_index.append(METABOLITES.index(data.metabolites[met_pos]))
@@ -148,6 +156,7 @@ def make_batch(items: list[tuple[SubjectSlices, int, int]], n: int, lam: float,
         n=torch.full((size,), n, dtype=torch.int64),
         metabolite=torch.tensor(metabolite_index, dtype=torch.int64),
         lam=torch.full((size,), float(lam), dtype=torch.float32),
+        focus=torch.from_numpy(np.stack(columns["focus"]).astype(np.float32)[:, None]),
     )
 
 

@@ -22,8 +22,8 @@ import torch
 from mrsisr import METABOLITES, kspace
 from mrsisr.slices import SubjectSlices, flair_substitute
 from mrsisr.training.data import Batch, draw_augmentation
-from mrsisr.training.lesions import (NO_LESION, LesionAugmentation, draw_lesions, metabolic_lesion_gain,
-                                     mri_lesion_gain, voxel_mm)
+from mrsisr.training.lesions import (NO_LESION, LesionAugmentation, draw_lesions, lesion_focus,
+                                     metabolic_lesion_gain, mri_lesion_gain, voxel_mm)
 
 __all__ = ["DeviceDataset", "DeviceBatches", "augment_on_device", "lesions_on_device"]
 
@@ -50,10 +50,11 @@ def _source_index(params: torch.Tensor, size: int, factor: int) -> tuple[torch.T
 
 
 def augment_on_device(params: torch.Tensor, hr: torch.Tensor, mask: torch.Tensor, t1: torch.Tensor,
-                      flair: torch.Tensor) -> tuple[torch.Tensor, ...]:
+                      flair: torch.Tensor, focus: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
     """:func:`~mrsisr.training.data.apply_augmentation` for a batch, one transform per sample.
 
-    ``params`` (B, 5) integer tensor; ``hr``, ``mask`` (B, N, N); ``t1``, ``flair`` (B, 3N, 3N, 3).
+    ``params`` (B, 5) integer tensor; ``hr``, ``mask`` (and ``focus``, when given) (B, N, N);
+    ``t1``, ``flair`` (B, 3N, 3N, 3). Returns them in that order, ``focus`` last.
     """
     size = hr.shape[-1]
     source, valid = _source_index(params, size, 1)
@@ -72,15 +73,18 @@ def augment_on_device(params: torch.Tensor, hr: torch.Tensor, mask: torch.Tensor
         moved = moved.view_as(block)
         return torch.where(reverse, moved.flip(-1), moved)
 
-    return move_map(hr), move_map(mask), move_mri(t1), move_mri(flair)
+    moved = (move_map(hr), move_map(mask), move_mri(t1), move_mri(flair))
+    return moved if focus is None else (*moved, move_map(focus))
 
 
 def lesions_on_device(params: torch.Tensor, hr: torch.Tensor, t1: torch.Tensor,
-                      flair: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """:func:`~mrsisr.training.lesions.apply_lesions` for a batch, one draw per sample.
+                      flair: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """:func:`~mrsisr.training.lesions.apply_lesions` for a batch, one draw per sample, and the
+    lesions' focus (:func:`~mrsisr.training.lesions.focus_of`).
 
     ``params`` (B, 13) float: :meth:`~mrsisr.training.lesions.LesionDraw.vector`, then the in-plane
     voxel size and the slice thickness (mm); ``hr`` (B, N, N), ``t1``/``flair`` (B, 3N, 3N, 3) float32.
+    Returns ``(hr, t1, flair, focus)``, ``focus`` (B, N, N) float32 0/1.
     """
     (mri_row, mri_col, mri_plane, mri_radius, t1_factor, flair_factor, met_row, met_col, met_radius, met_factor,
      drop, voxel, slice_mm) = (params[:, i, None, None, None] for i in range(params.shape[1]))
@@ -88,12 +92,15 @@ def lesions_on_device(params: torch.Tensor, hr: torch.Tensor, t1: torch.Tensor,
     rows, cols = grid(hr.shape[-2])[:, None], grid(hr.shape[-1])[None, :]
     hr = hr * metabolic_lesion_gain(rows, cols, met_row[..., 0], met_col[..., 0], met_radius[..., 0],
                                     met_factor[..., 0], voxel[..., 0])
+    focus = lesion_focus(rows, cols, mri_row[..., 0], mri_col[..., 0], mri_radius[..., 0],
+                         (t1_factor[..., 0] != 1.0) | (flair_factor[..., 0] != 1.0), met_row[..., 0],
+                         met_col[..., 0], met_radius[..., 0], met_factor[..., 0] != 1.0, voxel[..., 0]).float()
     rows, cols, planes = grid(t1.shape[1])[:, None, None], grid(t1.shape[2])[None, :, None], grid(t1.shape[3])
     common = (rows, cols, planes, mri_row, mri_col, mri_plane, mri_radius)
     scale = t1.shape[1] // hr.shape[-1]
     t1 = t1 * mri_lesion_gain(*common, t1_factor, voxel, slice_mm, scale)
     flair = flair * mri_lesion_gain(*common, flair_factor, voxel, slice_mm, scale)
-    return hr, t1, torch.where(drop > 0, flair_substitute(t1), flair)
+    return hr, t1, torch.where(drop > 0, flair_substitute(t1), flair), focus
 
 
 class DeviceDataset:
@@ -153,12 +160,13 @@ class DeviceDataset:
         row, slice_index, params = packed[:, 0], packed[:, 1], packed[:, 2:]
         hr, mask = self.maps[row], self.masks[row]
         t1, flair = self.t1[slice_index].float(), self.flair[slice_index].float()
+        focus = torch.zeros(hr.shape, dtype=torch.float32, device=self.device)
         if any(draw != NO_LESION for draw in draws):
             lesion_params = torch.tensor([draw.vector() + list(voxel_mm(data.affine))
                                           for draw, (data, _, _) in zip(draws, items)], dtype=torch.float32)
-            hr, t1, flair = lesions_on_device(lesion_params.to(self.device), hr, t1, flair)
+            hr, t1, flair, focus = lesions_on_device(lesion_params.to(self.device), hr, t1, flair)
         if rng is not None:
-            hr, mask, t1, flair = augment_on_device(params, hr, mask, t1, flair)
+            hr, mask, t1, flair, focus = augment_on_device(params, hr, mask, t1, flair, focus)
         hr = hr * mask
         lr = kspace.truncate(hr.double(), n)  # in float64, as the NumPy path
         scale = lr.amax(dim=(-2, -1), keepdim=True)
@@ -171,6 +179,7 @@ class DeviceDataset:
             n=torch.full((size,), n, dtype=torch.int64),
             metabolite=torch.from_numpy(self.metabolite_index[rows]),
             lam=torch.full((size,), float(lam), dtype=torch.float32),
+            focus=focus[:, None],
         )
 
 

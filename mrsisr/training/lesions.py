@@ -12,6 +12,14 @@ concentrations". Three per-sample augmentations, each with its own probability, 
 * **FLAIR drop** — the FLAIR is replaced by :func:`mrsisr.slices.flair_substitute` (what the app
   gives a subject without FLAIR), so the model serves the T1w-only path.
 
+A lesion covers a few voxels of a map, so the error it causes is a small share of the whole map's
+loss. The **lesion focus** (:func:`lesion_focus`) marks each sample's lesion neighbourhoods: within 2
+voxels of an MRI-only lesion, where the fidelity evaluation measures its leak, and within twice the
+half width of a metabolic-only one. With ``focus_weight`` > 0 the trainer adds that weight times the
+mean absolute error over those voxels to the loss (:func:`mrsisr.losses.generator_loss`). The result
+does not change what the best possible network would output, but it gives these voxels a much larger
+share of the gradient.
+
 Lesions are centred on a random voxel of the sample's quality mask (the brain) and applied before
 the geometric transform, so they move with the sample. The shapes are :mod:`mrsisr.lesions`'s
 (those of the fidelity probes). :func:`draw_lesions` draws on the host from the batch's generator;
@@ -31,7 +39,8 @@ from mrsisr.lesions import gaussian_blob, soft_ball
 from mrsisr.slices import FLAIR_SUBSTITUTE, flair_substitute
 
 __all__ = ["LesionAugmentation", "LesionDraw", "NO_LESION", "draw_lesions", "apply_lesions",
-           "mri_lesion_gain", "metabolic_lesion_gain", "voxel_mm", "augmentations_record"]
+           "mri_lesion_gain", "metabolic_lesion_gain", "lesion_focus", "focus_of", "voxel_mm",
+           "augmentations_record"]
 
 MRI_LESION_DIAMETERS_MM = (3.0, 15.0)
 MRI_LESION_T1W_FACTORS = (0.6, 0.85)
@@ -39,24 +48,42 @@ MRI_LESION_FLAIR_FACTORS = (1.3, 2.0)
 METABOLIC_LESION_DIAMETERS_MM = (4.0, 20.0)
 METABOLIC_HOT_FACTORS = (1.35, 2.0)
 METABOLIC_COLD_FACTORS = (0.5, 0.75)
+#: the lesion focus: MRSI voxels beyond an MRI-only lesion's radius (the fidelity evaluation's leak
+#: neighbourhood), and multiples of a metabolic-only lesion's half width
+FOCUS_MRI_MARGIN_VOXELS = 2.0
+FOCUS_METABOLIC_REACH = 2.0
+#: the largest lesion-focus weight accepted (the focus term then outweighs the rest of the loss many times)
+MAX_FOCUS_WEIGHT = 10.0
 
 
 @dataclass(frozen=True)
 class LesionAugmentation:
-    """Per-sample probabilities of the three shortcut-breaking augmentations (0: off)."""
+    """Per-sample probabilities of the three shortcut-breaking augmentations (0: off), and the weight
+    of the lesion-focus loss term (0: off)."""
 
     mri_lesion: float = 0.0
     metabolic_lesion: float = 0.0
     flair_drop: float = 0.0
+    focus_weight: float = 0.0
 
     def __post_init__(self) -> None:
-        for name, value in asdict(self).items():
+        for name, value in self._probabilities().items():
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"the {name.replace('_', ' ')} probability must be in [0, 1], got {value}")
+        if not 0.0 <= self.focus_weight <= MAX_FOCUS_WEIGHT:
+            raise ValueError(f"the lesion-focus weight must be in [0, {MAX_FOCUS_WEIGHT:g}], got {self.focus_weight}")
+        if self.focus_weight > 0 and not (self.mri_lesion > 0 or self.metabolic_lesion > 0):
+            raise ValueError("a lesion-focus weight needs lesions to focus on: give --mri-lesions or "
+                             "--metabolic-lesions a probability above 0")
+
+    def _probabilities(self) -> dict[str, float]:
+        return {"mri_lesion": self.mri_lesion, "metabolic_lesion": self.metabolic_lesion,
+                "flair_drop": self.flair_drop}
 
     @property
     def active(self) -> bool:
-        return any(value > 0 for value in asdict(self).values())
+        """Whether any augmentation is drawn (the focus weight alone draws nothing)."""
+        return any(value > 0 for value in self._probabilities().values())
 
     def record(self) -> dict:
         """What a model card states: each augmentation's probability and what it adds."""
@@ -69,6 +96,10 @@ class LesionAugmentation:
                                        "hot_factor": list(METABOLIC_HOT_FACTORS),
                                        "cold_factor": list(METABOLIC_COLD_FACTORS), "mri": "untouched"},
             "flair_drop": {"probability": self.flair_drop, "substitute": FLAIR_SUBSTITUTE},
+            "lesion_focus": {"weight": self.focus_weight,
+                             "region": f"within {FOCUS_MRI_MARGIN_VOXELS:g} MRSI voxels of an MRI-only lesion and "
+                                       f"{FOCUS_METABOLIC_REACH:g}× the half width of a metabolic-only one",
+                             "term": "weight × mean absolute error over the region, added to the loss"},
         }
 
 
@@ -160,6 +191,33 @@ def metabolic_lesion_gain(rows, cols, row, col, radius_mm, factor, voxel: float)
     """``1 + (factor − 1)·blob`` on the MRSI grid: a Gaussian of half width ``radius_mm`` at half maximum."""
     dy, dx = (rows - row) * voxel, (cols - col) * voxel
     return 1.0 + (factor - 1.0) * gaussian_blob((dy * dy + dx * dx) ** 0.5, radius_mm)
+
+
+def lesion_focus(rows, cols, mri_row, mri_col, mri_radius_mm, mri_present, met_row, met_col, met_radius_mm,
+                 met_present, voxel: float):
+    """Boolean map of a sample's lesion neighbourhoods on the MRSI grid (index grids ``rows``, ``cols``).
+
+    True within ``FOCUS_MRI_MARGIN_VOXELS`` voxels of the MRI-only lesion's in-plane radius (where
+    ``mri_present``) and within ``FOCUS_METABOLIC_REACH`` half widths of the metabolic-only lesion
+    (where ``met_present``). Squared distances and comparisons only, so NumPy and torch give the same map.
+    """
+    mri_reach = mri_radius_mm + FOCUS_MRI_MARGIN_VOXELS * voxel
+    met_reach = FOCUS_METABOLIC_REACH * met_radius_mm
+    dy, dx = (rows - mri_row) * voxel, (cols - mri_col) * voxel
+    near_mri = (dy * dy + dx * dx <= mri_reach * mri_reach) & mri_present
+    dy, dx = (rows - met_row) * voxel, (cols - met_col) * voxel
+    near_met = (dy * dy + dx * dx <= met_reach * met_reach) & met_present
+    return near_mri | near_met
+
+
+def focus_of(draw: LesionDraw, shape: tuple[int, int], voxel: float) -> np.ndarray:
+    """:func:`lesion_focus` of one draw on an ``shape`` MRSI grid, float32 0/1 (all 0 without lesions)."""
+    f32 = np.float32
+    rows, cols = (axis.astype(f32) for axis in np.indices(shape))
+    focus = lesion_focus(rows, cols, f32(draw.mri_row), f32(draw.mri_col), f32(draw.mri_radius_mm),
+                         draw.t1_factor != 1.0 or draw.flair_factor != 1.0, f32(draw.met_row),
+                         f32(draw.met_col), f32(draw.met_radius_mm), draw.met_factor != 1.0, f32(voxel))
+    return focus.astype(f32)
 
 
 def apply_lesions(draw: LesionDraw, hr: np.ndarray, t1: np.ndarray, flair: np.ndarray, voxel: float,

@@ -85,6 +85,8 @@ class TrainConfig:
     mri_lesion_probability: float = 0.0
     metabolic_lesion_probability: float = 0.0
     flair_drop_probability: float = 0.0
+    #: weight of the lesion-focus term: the mean absolute error near the injected lesions (0: off)
+    lesion_focus_weight: float = 0.0
     validation_matrix_sizes: tuple[int, ...] | None = None
     time_limit_s: float | None = None
     workers: int | None = None
@@ -111,7 +113,7 @@ class TrainConfig:
     def lesions(self) -> LesionAugmentation:
         """The shortcut-breaking augmentations of this run (all probabilities 0: none)."""
         return LesionAugmentation(self.mri_lesion_probability, self.metabolic_lesion_probability,
-                                  self.flair_drop_probability)
+                                  self.flair_drop_probability, self.lesion_focus_weight)
 
     @property
     def uses_adversarial(self) -> bool:
@@ -274,7 +276,8 @@ class Trainer:
         output = self._forward(batch)
         scores = self.score_pass(_critic_input(batch, output)) if self.critic is not None else None
         loss, parts = generator_loss(output, batch.target, batch.mask, self.config.alpha, scores,
-                                     batch.lam.to(self.device, non_blocking=True) if scores is not None else None)
+                                     batch.lam.to(self.device, non_blocking=True) if scores is not None else None,
+                                     batch.focus, self.config.lesion_focus_weight)
         self.g_opt.zero_grad(set_to_none=True)
         loss.backward()
         self.g_opt.step()
