@@ -32,8 +32,7 @@ import numpy as np
 from mrsisr import METABOLITES
 
 __all__ = ["SubjectSlices", "save_subject", "load_subject", "load_dataset", "every_kth_slice", "kfold_split",
-           "map_scale", "scale_mri", "cut_slices", "export_slices", "training_slices_dir", "flair_substitute",
-           "FLAIR_SUBSTITUTE"]
+           "map_scale", "scale_mri", "cut_slices", "export_slices", "training_slices_dir", "flair_substitute"]
 
 _REQUIRED = ("maps", "masks", "t1", "flair", "metabolites", "slices", "affine", "subject")
 
@@ -137,12 +136,9 @@ def scale_mri(blocks: np.ndarray) -> np.ndarray:
     return (blocks / np.where(peak > 0, peak, 1.0)).astype(np.float32)
 
 
-#: What the network's FLAIR input is when a subject has no FLAIR (written to model cards and reports).
-FLAIR_SUBSTITUTE = "the T1w (the same image in both encoders)"
-
-
 def flair_substitute(t1w):
-    """The network's FLAIR input for a subject without FLAIR: a copy of its T1w (NumPy array or torch tensor).
+    """The network's FLAIR input for a subject without FLAIR: a copy of its T1w (NumPy array or torch
+    tensor), :data:`mrsisr.defaults.FLAIR_SUBSTITUTE`.
 
     One home for the app's T1w-only path and the training's FLAIR-drop augmentation, so a model
     trained with dropped FLAIRs sees at inference exactly what it was trained on.

@@ -36,7 +36,8 @@ import numpy as np
 from nibabel.affines import voxel_sizes
 
 from mrsisr.lesions import gaussian_blob, soft_ball
-from mrsisr.slices import FLAIR_SUBSTITUTE, flair_substitute
+from mrsisr.defaults import FLAIR_SUBSTITUTE
+from mrsisr.slices import flair_substitute
 
 __all__ = ["LesionAugmentation", "LesionDraw", "NO_LESION", "draw_lesions", "apply_lesions",
            "mri_lesion_gain", "metabolic_lesion_gain", "lesion_focus", "focus_of", "voxel_mm",
@@ -95,7 +96,7 @@ class LesionAugmentation:
                                        "diameter_mm": list(METABOLIC_LESION_DIAMETERS_MM),
                                        "hot_factor": list(METABOLIC_HOT_FACTORS),
                                        "cold_factor": list(METABOLIC_COLD_FACTORS), "mri": "untouched"},
-            "flair_drop": {"probability": self.flair_drop, "substitute": FLAIR_SUBSTITUTE},
+            "flair_drop": {"probability": self.flair_drop, "substitute": f"the {FLAIR_SUBSTITUTE} (the same image in both encoders)"},
             "lesion_focus": {"weight": self.focus_weight,
                              "region": f"within {FOCUS_MRI_MARGIN_VOXELS:g} MRSI voxels of an MRI-only lesion and "
                                        f"{FOCUS_METABOLIC_REACH:g}× the half width of a metabolic-only one",
