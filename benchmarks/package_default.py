@@ -2,9 +2,11 @@
 
     python benchmarks/package_default.py runs/mcm_augmented            # writes mrsisr/data/mcm_default.*
     python benchmarks/package_default.py runs/mcm_augmented --out-dir /tmp/check
+    python benchmarks/package_default.py runs/mcm_finetuned --stages runs/mcm_finetuned.stage2 runs/mcm_finetuned
 
 Writes ``mcm_default.safetensors`` (float16, the run's augmentation record in its metadata) and
-``mcm_default_log.csv`` (the run's per-epoch log), and prints the largest difference between the
+``mcm_default_log.csv`` (the run's per-epoch log; with ``--stages``, the logs of the fine-tuning
+stages that led to it, one after the other, numbered in a ``stage`` column), and prints the largest difference between the
 float16 and the float32 network on random [0, 1] inputs of the paper's geometry. The machine-readable
 card (``mcm_default.json``) and ``MODEL_CARD.md`` are written by hand from the run's ``model.json``
 and the evaluation: they state results that no script can invent.
@@ -13,6 +15,7 @@ and the evaluation: they state results that no script can invent.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import shutil
 from pathlib import Path
@@ -39,10 +42,26 @@ def largest_half_precision_difference(full: torch.nn.Module, half: torch.nn.Modu
     return worst
 
 
+def join_stage_logs(stages: list[Path], target: Path, first_stage: int) -> None:
+    """Write the ``log.csv`` of each stage folder, in order, as one table with a ``stage`` column."""
+    rows = []
+    for number, folder in enumerate(stages, start=first_stage):
+        with open(folder / "log.csv", newline="") as stream:
+            rows += [{"stage": number, **row} for row in csv.DictReader(stream)]
+    keys = list(dict.fromkeys(key for row in rows for key in row))
+    with open(target, "w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dir", type=Path, help="a mrsisr-train output folder (model.safetensors, log.csv)")
     parser.add_argument("--out-dir", type=Path, default=DATA)
+    parser.add_argument("--stages", type=Path, nargs="+", metavar="RUN",
+                        help="the fine-tuning stages' run folders, in order, whose logs make the shipped log")
+    parser.add_argument("--first-stage", type=int, default=2, help="the number of the first --stages folder")
     args = parser.parse_args(argv)
     source = args.run_dir / "model.safetensors"
     metadata = read_metadata(source)
@@ -50,7 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     args.out_dir.mkdir(parents=True, exist_ok=True)
     target = save_weights(full, args.out_dir / "mcm_default.safetensors", half=True,
                           extra={"augmentations": metadata["augmentations"]} if "augmentations" in metadata else None)
-    shutil.copyfile(args.run_dir / "log.csv", args.out_dir / "mcm_default_log.csv")
+    if args.stages:
+        join_stage_logs(args.stages, args.out_dir / "mcm_default_log.csv", args.first_stage)
+    else:
+        shutil.copyfile(args.run_dir / "log.csv", args.out_dir / "mcm_default_log.csv")
     difference = largest_half_precision_difference(full, load_model(target))
     card = json.loads((args.run_dir / "model.json").read_text())
     print(json.dumps({"weights": str(target), "sha256": sha256(target), "float16_max_difference": difference,

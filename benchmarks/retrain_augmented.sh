@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The default model (MCM) retrained on the cohort that separates metabolism from anatomy, with the
 # augmentations against the MRI→map shortcut (issue 14, items 3 and 5): 15 subjects, fold 0 of 5
-# (9 train / 3 validation / 3 test), DESIGN.md §5's recipe in two phases on one output folder:
+# (9 train / 3 validation / 3 test), DESIGN.md §5's recipe in two phases on one output folder, with the
+# lesion-focus term (the mean absolute error near the injected lesions, weight LESION_FOCUS):
 #   A: L1 + MS-SSIM only (λ = 0) for EPOCHS_A epochs;  B: + λ·WGAN-GP up to EPOCHS (the paper's 100).
 #
 # CPU, in slices of TIME_LIMIT seconds (checkpointed; every run resumes where the last one stopped):
@@ -18,8 +19,8 @@ set -uo pipefail
 COHORT=${COHORT:-cohort14} PREPARED=${PREPARED:-prepared14} RUN=${RUN:-runs/mcm_augmented}
 DEVICE=${DEVICE:-cpu} TIME_LIMIT=${TIME_LIMIT:-3600} EPOCHS_A=${EPOCHS_A:-20} EPOCHS=${EPOCHS:-100}
 TRAIN=(python3 -m mrsisr.training.cli "$PREPARED" "$RUN" --variant mcm --folds 5 --fold 0 --device "$DEVICE"
-       --mri-lesions "${MRI_LESIONS:-0.5}" --metabolic-lesions "${METABOLIC_LESIONS:-0.5}"
-       --flair-drop "${FLAIR_DROP:-0.2}" --time-limit "$TIME_LIMIT" --quiet
+       --mri-lesions "${MRI_LESIONS:-0.9}" --metabolic-lesions "${METABOLIC_LESIONS:-0.6}"
+       --flair-drop "${FLAIR_DROP:-0.2}" --lesion-focus "${LESION_FOCUS:-1.0}" --time-limit "$TIME_LIMIT" --quiet
        ${INIT_WEIGHTS:+--init-weights "$INIT_WEIGHTS"} ${TRAIN_ARGS:-})
 [ "$DEVICE" = cuda ] && TRAIN+=(--device-data) && [ "${GRAPH_CAPTURE:-0}" = 1 ] && TRAIN+=(--graph-capture)
 
