@@ -12,6 +12,7 @@
 # stage 1 lowered the validation PSNR from 30.94 to 29.67 dB and was not shipped.
 # Then benchmarks/package_default.py RUN writes mrsisr/data/mcm_default.{safetensors,_log.csv}.
 #   COHORT=cohort14 PREPARED=prepared14 RUN=runs/mcm_finetuned bash benchmarks/finetune_default_cpu.sh
+# STAGE1_SECONDS, STAGE2_SECONDS, STAGE3_SECONDS override the stages' budgets (a smoke run: 30 each).
 set -uo pipefail
 COHORT=${COHORT:-cohort14} PREPARED=${PREPARED:-prepared14} RUN=${RUN:-runs/mcm_finetuned}
 [ -d "$COHORT" ] || python3 -m mrsisr.synth.cli "$COHORT" --subjects 15 --seed 2026 --share-3t 0.2 --formats nifti || exit 1
@@ -30,14 +31,14 @@ finetune() {
 
 if [ "${FROM_STAGE:-2}" = 1 ]; then
   git show e25df32:mrsisr/data/mcm_default.safetensors > "$RUN.init.safetensors" || exit 1
-  finetune "$RUN.init.safetensors" "$RUN.stage1" 0.5 0.5 0 4200 || exit 1
+  finetune "$RUN.init.safetensors" "$RUN.stage1" 0.5 0.5 0 "${STAGE1_SECONDS:-4200}" || exit 1
   STAGE1=$RUN.stage1/model.safetensors
 else
   STAGE1=$RUN.init.safetensors
   git show 4d2f08e:mrsisr/data/mcm_default.safetensors > "$STAGE1" || exit 1
 fi
-finetune "$STAGE1" "$RUN.stage2" 0.9 0.6 1 4800 || exit 1
-finetune "$RUN.stage2/model.safetensors" "$RUN" 1.0 0.6 2 2100 || exit 1
+finetune "$STAGE1" "$RUN.stage2" 0.9 0.6 1 "${STAGE2_SECONDS:-4800}" || exit 1
+finetune "$RUN.stage2/model.safetensors" "$RUN" 1.0 0.6 2 "${STAGE3_SECONDS:-2100}" || exit 1
 if [ "${PHASE_B:-0}" -gt 0 ]; then
   finetune "$RUN/model.safetensors" "$RUN.adversarial" 1.0 0.6 2 "$PHASE_B" --adversarial || exit 1
 fi

@@ -46,8 +46,13 @@ def join_stage_logs(stages: list[Path], target: Path, first_stage: int) -> None:
     """Write the ``log.csv`` of each stage folder, in order, as one table with a ``stage`` column."""
     rows = []
     for number, folder in enumerate(stages, start=first_stage):
+        if not (folder / "log.csv").exists():  # stopped before its first epoch ended: nothing logged
+            print(f"package_default: {folder} has no log.csv (no finished epoch); its stage is left out of the log")
+            continue
         with open(folder / "log.csv", newline="") as stream:
             rows += [{"stage": number, **row} for row in csv.DictReader(stream)]
+    if not rows:
+        raise SystemExit(f"package_default: none of {', '.join(map(str, stages))} has a log.csv")
     keys = list(dict.fromkeys(key for row in rows for key in row))
     with open(target, "w", newline="") as stream:
         writer = csv.DictWriter(stream, fieldnames=keys)
