@@ -21,7 +21,11 @@ from typing import TypeVar
 
 Array = TypeVar("Array")
 
-__all__ = ["gaussian_blob", "soft_ball"]
+__all__ = ["gaussian_blob", "soft_ball", "NEIGHBOURHOOD_VOXELS"]
+
+#: MRSI voxels beyond a lesion's radius that belong to its neighbourhood: where the fidelity study
+#: measures a lesion's effect (the leak of an MRI-only lesion) and where training focuses its loss.
+NEIGHBOURHOOD_VOXELS = 2
 
 
 def gaussian_blob(distance: Array, radius: float | Array) -> Array:

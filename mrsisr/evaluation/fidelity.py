@@ -29,7 +29,7 @@ from scipy import ndimage
 
 from mrsisr import kspace
 from mrsisr.evaluation.runner import Method
-from mrsisr.lesions import gaussian_blob, soft_ball
+from mrsisr.lesions import NEIGHBOURHOOD_VOXELS, gaussian_blob, soft_ball
 from mrsisr.slices import SubjectSlices
 
 __all__ = ["FidelitySettings", "fidelity_study", "fidelity_markdown", "inject_metabolic_lesions",
@@ -40,8 +40,6 @@ LESION_DIAMETERS_MM = (6.0, 10.0, 16.0)
 #: The MRI-only lesion of issue 14: 6 mm across, T1w ×0.7, FLAIR ×1.8.
 MRI_LESION_DIAMETER_MM = 6.0
 MRI_LESION_FACTORS = {"t1": 0.7, "flair": 1.8}
-#: Voxels around a lesion where its effect is measured.
-MARGIN_VOXELS = 2
 
 
 @dataclass(frozen=True)
@@ -85,10 +83,10 @@ def choose_sites(data: SubjectSlices, radius_voxels: float, settings: FidelitySe
     """Random lesion sites deep inside every metabolite's mask, ``far_voxels`` apart, and controls."""
     valid = np.all(data.masks > 0, axis=1)
     lesions, controls = [], {}
-    spacing = max(settings.far_voxels, 2 * (radius_voxels + MARGIN_VOXELS) + 1)
+    spacing = max(settings.far_voxels, 2 * (radius_voxels + NEIGHBOURHOOD_VOXELS) + 1)
     for s in range(valid.shape[0]):
         depth = ndimage.distance_transform_edt(np.pad(valid[s], 1))[1:-1, 1:-1]
-        candidates = np.argwhere(depth > radius_voxels + MARGIN_VOXELS + 1)
+        candidates = np.argwhere(depth > radius_voxels + NEIGHBOURHOOD_VOXELS + 1)
         chosen: list[tuple[int, int]] = []
         for index in rng.permutation(len(candidates)):
             site = tuple(int(v) for v in candidates[index])
@@ -96,7 +94,7 @@ def choose_sites(data: SubjectSlices, radius_voxels: float, settings: FidelitySe
                 chosen.append(site)
             if len(chosen) == settings.sites_per_slice:
                 break
-        quiet = np.argwhere(depth > MARGIN_VOXELS + 1)
+        quiet = np.argwhere(depth > NEIGHBOURHOOD_VOXELS + 1)
         far = [tuple(int(v) for v in q) for q in quiet
                if all(np.hypot(q[0] - o[0], q[1] - o[1]) >= settings.far_voxels for o in chosen)]
         if chosen and far:
@@ -115,7 +113,7 @@ def inject_metabolic_lesions(data: SubjectSlices, sites: Sites, diameter_mm: flo
     size = hr.shape[-2:]
     for s, row, col in sites.lesions:
         ball = _blob(size, (row, col), radius)
-        near = (_distance(size, (row, col)) <= radius + MARGIN_VOXELS) & (data.masks[s].min(axis=0) > 0)
+        near = (_distance(size, (row, col)) <= radius + NEIGHBOURHOOD_VOXELS) & (data.masks[s].min(axis=0) > 0)
         for m in range(hr.shape[1]):
             added[s, m] += rise * hr[s, m][near].mean() * ball
     return added * (data.masks > 0)
@@ -144,7 +142,7 @@ def _lesion_scores(recovered: np.ndarray, true: np.ndarray, mask: np.ndarray, ce
                    radius: float) -> tuple[float, float]:
     """Peak fraction and relative shape error of one lesion on one map."""
     distance = _distance(true.shape, centre)
-    window = (distance <= radius + MARGIN_VOXELS) & mask
+    window = (distance <= radius + NEIGHBOURHOOD_VOXELS) & mask
     peak = true[window].max()
     if peak <= 0:  # an empty map there: nothing was injected
         return float("nan"), float("nan")
@@ -155,8 +153,8 @@ def _lesion_scores(recovered: np.ndarray, true: np.ndarray, mask: np.ndarray, ce
 
 def _leak(change: np.ndarray, reference: np.ndarray, mask: np.ndarray, centre: tuple[int, int],
           radius: float) -> float:
-    """Largest |change| within ``MARGIN_VOXELS`` of a lesion, relative to the local concentration."""
-    near = (_distance(change.shape, centre) <= radius + MARGIN_VOXELS) & mask
+    """Largest |change| within ``NEIGHBOURHOOD_VOXELS`` of a lesion, relative to the local concentration."""
+    near = (_distance(change.shape, centre) <= radius + NEIGHBOURHOOD_VOXELS) & mask
     local = reference[near].mean()
     return float(np.abs(change[near]).max() / local) if local > 0 else float("nan")
 

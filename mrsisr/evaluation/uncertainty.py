@@ -25,8 +25,9 @@ import numpy as np
 from scipy import stats
 
 from mrsisr import defaults, kspace
-from mrsisr.evaluation.fidelity import MARGIN_VOXELS, FidelitySettings, choose_sites, inject_metabolic_lesions
+from mrsisr.evaluation.fidelity import FidelitySettings, choose_sites, inject_metabolic_lesions
 from mrsisr.evaluation.runner import Method
+from mrsisr.lesions import NEIGHBOURHOOD_VOXELS
 from mrsisr.slices import SubjectSlices
 from mrsisr.uncertainty import (Transform, outputs_under_transforms, spread, transform_maps, transform_masks,
                                 uncertainty_transforms)
@@ -81,7 +82,7 @@ def _feature_rows(key: dict, data: SubjectSlices, sites, radius: float, sd_with:
         distances = np.stack([_distance(size, c) for c in centres])
         elsewhere_region = distances.min(axis=0) > radius + far
         for index, centre in enumerate(centres):
-            near_region = distances[index] <= radius + MARGIN_VOXELS
+            near_region = distances[index] <= radius + NEIGHBOURHOOD_VOXELS
             for m, name in enumerate(data.metabolites):
                 mask = data.masks[s, m] > 0
                 near, elsewhere = near_region & mask, elsewhere_region & mask

@@ -35,8 +35,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from nibabel.affines import voxel_sizes
 
-from mrsisr.lesions import gaussian_blob, soft_ball
 from mrsisr.defaults import FLAIR_SUBSTITUTE
+from mrsisr.lesions import NEIGHBOURHOOD_VOXELS, gaussian_blob, soft_ball
 from mrsisr.slices import flair_substitute
 
 __all__ = ["LesionAugmentation", "LesionDraw", "NO_LESION", "draw_lesions", "apply_lesions",
@@ -49,9 +49,8 @@ MRI_LESION_FLAIR_FACTORS = (1.3, 2.0)
 METABOLIC_LESION_DIAMETERS_MM = (4.0, 20.0)
 METABOLIC_HOT_FACTORS = (1.35, 2.0)
 METABOLIC_COLD_FACTORS = (0.5, 0.75)
-#: the lesion focus: MRSI voxels beyond an MRI-only lesion's radius (the fidelity evaluation's leak
-#: neighbourhood), and multiples of a metabolic-only lesion's half width
-FOCUS_MRI_MARGIN_VOXELS = 2.0
+#: the lesion focus of a metabolic-only lesion: this many half widths (an MRI-only lesion's is its
+#: neighbourhood, mrsisr.lesions.NEIGHBOURHOOD_VOXELS beyond its radius)
 FOCUS_METABOLIC_REACH = 2.0
 #: the largest lesion-focus weight accepted (the focus term then outweighs the rest of the loss many times)
 MAX_FOCUS_WEIGHT = 10.0
@@ -96,9 +95,10 @@ class LesionAugmentation:
                                        "diameter_mm": list(METABOLIC_LESION_DIAMETERS_MM),
                                        "hot_factor": list(METABOLIC_HOT_FACTORS),
                                        "cold_factor": list(METABOLIC_COLD_FACTORS), "mri": "untouched"},
-            "flair_drop": {"probability": self.flair_drop, "substitute": f"the {FLAIR_SUBSTITUTE} (the same image in both encoders)"},
+            "flair_drop": {"probability": self.flair_drop,
+                           "substitute": f"the {FLAIR_SUBSTITUTE} (the same image in both encoders)"},
             "lesion_focus": {"weight": self.focus_weight,
-                             "region": f"within {FOCUS_MRI_MARGIN_VOXELS:g} MRSI voxels of an MRI-only lesion and "
+                             "region": f"within {NEIGHBOURHOOD_VOXELS:g} MRSI voxels of an MRI-only lesion and "
                                        f"{FOCUS_METABOLIC_REACH:g}× the half width of a metabolic-only one",
                              "term": "weight × mean absolute error over the region, added to the loss"},
         }
@@ -127,6 +127,14 @@ class LesionDraw:
     met_radius_mm: float = 1.0
     met_factor: float = 1.0
     drop_flair: bool = False
+
+    @property
+    def has_mri_lesion(self) -> bool:
+        return self.t1_factor != 1.0 or self.flair_factor != 1.0
+
+    @property
+    def has_metabolic_lesion(self) -> bool:
+        return self.met_factor != 1.0
 
     def vector(self) -> list[float]:
         """The draw as numbers (the device path's packed parameters), in field order."""
@@ -198,11 +206,11 @@ def lesion_focus(rows, cols, mri_row, mri_col, mri_radius_mm, mri_present, met_r
                  met_present, voxel: float):
     """Boolean map of a sample's lesion neighbourhoods on the MRSI grid (index grids ``rows``, ``cols``).
 
-    True within ``FOCUS_MRI_MARGIN_VOXELS`` voxels of the MRI-only lesion's in-plane radius (where
+    True within ``NEIGHBOURHOOD_VOXELS`` voxels of the MRI-only lesion's in-plane radius (where
     ``mri_present``) and within ``FOCUS_METABOLIC_REACH`` half widths of the metabolic-only lesion
     (where ``met_present``). Squared distances and comparisons only, so NumPy and torch give the same map.
     """
-    mri_reach = mri_radius_mm + FOCUS_MRI_MARGIN_VOXELS * voxel
+    mri_reach = mri_radius_mm + NEIGHBOURHOOD_VOXELS * voxel
     met_reach = FOCUS_METABOLIC_REACH * met_radius_mm
     dy, dx = (rows - mri_row) * voxel, (cols - mri_col) * voxel
     near_mri = (dy * dy + dx * dx <= mri_reach * mri_reach) & mri_present
@@ -216,8 +224,8 @@ def focus_of(draw: LesionDraw, shape: tuple[int, int], voxel: float) -> np.ndarr
     f32 = np.float32
     rows, cols = (axis.astype(f32) for axis in np.indices(shape))
     focus = lesion_focus(rows, cols, f32(draw.mri_row), f32(draw.mri_col), f32(draw.mri_radius_mm),
-                         draw.t1_factor != 1.0 or draw.flair_factor != 1.0, f32(draw.met_row),
-                         f32(draw.met_col), f32(draw.met_radius_mm), draw.met_factor != 1.0, f32(voxel))
+                         draw.has_mri_lesion, f32(draw.met_row), f32(draw.met_col), f32(draw.met_radius_mm),
+                         draw.has_metabolic_lesion, f32(voxel))
     return focus.astype(f32)
 
 
@@ -226,11 +234,11 @@ def apply_lesions(draw: LesionDraw, hr: np.ndarray, t1: np.ndarray, flair: np.nd
     """One sample with its lesions: ``hr`` (N, N), ``t1``/``flair`` (3N, 3N, 3), all float32."""
     f32 = np.float32
     d = draw
-    if d.met_factor != 1.0:
+    if d.has_metabolic_lesion:
         rows, cols = (axis.astype(f32) for axis in np.indices(hr.shape))
         hr = hr * metabolic_lesion_gain(rows, cols, f32(d.met_row), f32(d.met_col), f32(d.met_radius_mm),
                                         f32(d.met_factor), f32(voxel))
-    if d.t1_factor != 1.0 or d.flair_factor != 1.0:
+    if d.has_mri_lesion:
         rows, cols, planes = (axis.astype(f32) for axis in np.indices(t1.shape))
         common = (rows, cols, planes, f32(d.mri_row), f32(d.mri_col), f32(d.mri_plane), f32(d.mri_radius_mm))
         scale = t1.shape[0] // hr.shape[0]
