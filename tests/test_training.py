@@ -8,6 +8,7 @@ import torch
 
 from mrsisr.losses import critic_loss, generator_loss, masked_l1, masked_ms_ssim
 from mrsisr.models import build
+from mrsisr.models.conditioning import sharpness_parameters
 from mrsisr.models.weights import WeightsError, load_model, save_weights
 from mrsisr.slices import SubjectSlices, kfold_split, load_dataset, save_subject
 from mrsisr.training.data import BatchSampler, augment, make_batch
@@ -141,7 +142,10 @@ def test_training_writes_weights_card_logs_and_resumes(dataset_dir, tmp_path):
     card2 = resumed.run(progress=False)
     assert card2["epochs"] == 2 and card2["steps"] > first_steps
     assert len(json.loads((out / "log.json").read_text())) == 2
-    assert "val_psnr" in json.loads((out / "log.json").read_text())[-1]
+    last = json.loads((out / "log.json").read_text())[-1]
+    assert {"val_psnr", "val_ssim", "val_sharpness", "val_psnr_lam_max", "val_sharpness_lam_max"} <= set(last)
+    plain = Trainer(config(epochs=1, adversarial=False), subjects, tmp_path / "plain").run(progress=False)
+    assert "val_sharpness" in plain["metrics"] and "val_psnr_lam_max" not in plain["metrics"]
 
 
 def test_epoch_log_averages_each_loss_over_its_own_steps(dataset_dir, tmp_path):
@@ -200,6 +204,34 @@ def test_fine_tuning_starts_from_the_given_weights_and_records_them(dataset_dir,
         Trainer(config(epochs=1, init_weights=str(start), model={**TINY, "base_features": 4}), subjects, tmp_path / "x")
 
 
+def test_sharpness_fine_tune_trains_the_lambda_path_only(dataset_dir, tmp_path):
+    subjects = load_dataset(dataset_dir)
+    torch.manual_seed(2)
+    start = save_weights(build("mcm", **TINY), tmp_path / "start.safetensors")
+    trainer = Trainer(config(epochs=1, init_weights=str(start), trainable="sharpness"), subjects, tmp_path / "run")
+    lam_path = {id(p) for p in sharpness_parameters(trainer.generator)}
+    names = {name for name, p in trainer.generator.named_parameters() if id(p) in lam_path}
+    assert names and all(".mlp." in name or ".to_affine." in name for name in names)
+    card = trainer.run(progress=False)
+    before, after = load_model(start).state_dict(), load_model(tmp_path / "run" / "model.safetensors").state_dict()
+    changed = {key for key in before if not torch.equal(before[key], after[key])}
+    assert changed and changed <= names  # the λ path moved, nothing else did
+    assert card["trained_parameters"] == sum(p.numel() for p in sharpness_parameters(trainer.generator))
+    assert card["trained_parameters"] < card["parameters"] and card["training"]["trainable"] == "sharpness"
+    assert sharpness_parameters(build("unconditioned", base_features=2)) == []
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"trainable": "sharpness"}, "give its weights with --init-weights"),
+    ({"trainable": "sharpness", "init_weights": "w.safetensors", "adversarial": False}, "needs --adversarial"),
+    ({"trainable": "sharpness", "init_weights": "w.safetensors", "variant": "filter-scaling"}, "takes λ"),
+    ({"trainable": "decoder"}, "trainable must be one of all, sharpness"),
+])
+def test_sharpness_fine_tune_refuses_what_it_cannot_train(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        config(**overrides)
+
+
 def test_fine_tuning_weights_are_checked_before_the_data_is_read(tmp_path, capsys):
     from mrsisr.training.cli import main
     with pytest.raises(SystemExit) as exit_info:
@@ -207,6 +239,11 @@ def test_fine_tuning_weights_are_checked_before_the_data_is_read(tmp_path, capsy
     assert exit_info.value.code == 2 and "missing.safetensors does not exist" in capsys.readouterr().err
     from mrsisr.training.cli import parse_args
     assert parse_args(["d", "o", "--init-weights", "default"]).config.init_weights.endswith("mcm_default.safetensors")
+    tune = parse_args(["d", "o", "--init-weights", "default", "--adversarial", "--trainable", "sharpness"]).config
+    assert tune.trainable == "sharpness" and tune.uses_adversarial
+    with pytest.raises(SystemExit) as exit_info:
+        parse_args(["d", "o", "--trainable", "sharpness"])
+    assert exit_info.value.code == 2 and "--init-weights" in capsys.readouterr().err
 
 
 def test_weights_round_trip_through_safetensors(tmp_path):

@@ -44,6 +44,7 @@ __all__ = [
     "InstanceNorm",
     "ConditionalInstanceNorm",
     "AMLayerNorm",
+    "sharpness_parameters",
 ]
 
 
@@ -145,6 +146,21 @@ class ConditionedLayer:
         if source == "lam":
             return head(trunk(cond.lam.to(head.weight.dtype).reshape(-1, 1) / SHARPNESS_SCALE))
         return head(trunk(cond))
+
+
+def sharpness_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """The parameters of the λ path: trunk and head of every layer conditioned on λ (the CIN MLPs).
+
+    What a fine-tune of the sharpness control trains while the rest of the network stays as it is
+    (``mrsisr-train --trainable sharpness``); empty for a network that does not take λ.
+    """
+    found: dict[int, nn.Parameter] = {}
+    for module in model.modules():
+        if isinstance(module, ConditionedLayer):
+            source, trunk, head = module.condition_parts()
+            if source == "lam":
+                found.update((id(p), p) for p in (*trunk.parameters(), *head.parameters()))
+    return list(found.values())
 
 
 def fold_depth(weight: torch.Tensor, replicated: bool = False) -> torch.Tensor:

@@ -26,8 +26,9 @@ from tqdm.auto import tqdm
 
 from mrsisr import TRAINED_MATRIX_SIZES, __version__
 from mrsisr.losses import critic_loss, generator_loss
-from mrsisr.metrics import map_metrics
+from mrsisr.metrics import map_metrics, sharpness
 from mrsisr.models import build, variant_spec
+from mrsisr.models.conditioning import sharpness_parameters
 from mrsisr.models.unet import upsample_to_depth3
 from mrsisr.models.runtime import resolve_device, tune_cpu_allocator
 from mrsisr.models.weights import load_model, save_weights, sha256
@@ -38,6 +39,8 @@ from mrsisr.training.lesions import LesionAugmentation, augmentations_record
 
 #: Generator steps between progress-bar loss updates (reading a loss waits for the device).
 PROGRESS_EVERY = 20
+#: What ``TrainConfig.trainable`` may name.
+TRAINABLE_PARTS = ("all", "sharpness")
 
 __all__ = ["TrainConfig", "Trainer"]
 
@@ -97,6 +100,10 @@ class TrainConfig:
     #: start the generator from these weights (a safetensors file of the same variant and size) instead
     #: of a random initialisation: fine-tuning; the critic and the optimisers start fresh
     init_weights: str | None = None
+    #: which generator parameters train: "all", or "sharpness" (the λ path only: the CIN MLPs and heads
+    #: of mrsisr.models.conditioning.sharpness_parameters), for an adversarial fine-tune that leaves the
+    #: λ = 0 network's convolutions as they were
+    trainable: str = "all"
 
     @property
     def validation_sizes(self) -> tuple[int, ...]:
@@ -108,6 +115,16 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         self.lesions  # refuses an impossible probability when the run is configured, before any work
+        if self.trainable not in TRAINABLE_PARTS:
+            raise ValueError(f"trainable must be one of {', '.join(TRAINABLE_PARTS)}, not {self.trainable!r}")
+        if self.trainable == "sharpness":
+            if not self.init_weights:
+                raise ValueError("--trainable sharpness fine-tunes the λ path of a trained network: "
+                                 "give its weights with --init-weights")
+            if not self.uses_adversarial or not variant_spec(self.variant).uses_lambda:
+                raise ValueError(f"--trainable sharpness trains the λ path on the adversarial term: it needs "
+                                 f"--adversarial and a variant that takes λ (not {self.variant!r} "
+                                 f"{'with' if self.uses_adversarial else 'without'} the adversarial term)")
 
     @property
     def lesions(self) -> LesionAugmentation:
@@ -152,7 +169,7 @@ class Trainer:
                                     config.lam_max if config.uses_adversarial else 0.0, config.lam_zero_fraction)
         map_size = self.train_data[0].maps.shape[-1]
         self.critic = build("discriminator", map_size=map_size).to(self.device) if config.uses_adversarial else None
-        self.g_opt = torch.optim.Adam(self.generator.parameters(), config.learning_rate, betas=config.betas)
+        self.g_opt = torch.optim.Adam(self._trainable_parameters(), config.learning_rate, betas=config.betas)
         self.g_sched = torch.optim.lr_scheduler.StepLR(self.g_opt, config.decay_every, config.decay_factor)
         if self.critic is not None:
             self.d_opt = torch.optim.Adam(self.critic.parameters(), config.learning_rate, betas=config.betas)
@@ -168,6 +185,16 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.device_dataset = DeviceDataset(self.train_data, self.device) if config.device_data else None
         self._capture()
+
+    def _trainable_parameters(self) -> list[torch.nn.Parameter]:
+        """The generator parameters this run trains; the others are frozen (``requires_grad`` off)."""
+        if self.config.trainable == "all":
+            return list(self.generator.parameters())
+        chosen = sharpness_parameters(self.generator)
+        keep = {id(parameter) for parameter in chosen}
+        for parameter in self.generator.parameters():
+            parameter.requires_grad_(id(parameter) in keep)
+        return chosen
 
     def _initialise_from(self, path: str) -> None:
         """Copy a trained network's parameters into the generator (refused unless variant and size agree)."""
@@ -365,21 +392,30 @@ class Trainer:
 
     @torch.no_grad()
     def validate(self, max_maps: int = 64) -> dict[str, float]:
-        """Mean PSNR/SSIM of the validation subjects at a few n, λ = 0 (empty without validation data)."""
+        """Mean PSNR/SSIM/sharpness of the validation subjects at a few n and λ = 0, and for runs with
+        the adversarial term the PSNR and sharpness at λ = ``lam_max`` too (``*_lam_max``), which show
+        whether λ has started to change the maps (empty without validation data)."""
         if not self.validation_data:
             return {}
         self.generator.eval()
-        rng = np.random.default_rng(0)
-        scores: dict[str, list[float]] = {"val_psnr": [], "val_ssim": []}
+        lams = {"": 0.0}
+        if self.config.uses_adversarial and self.config.lam_max > 0:
+            lams["_lam_max"] = self.config.lam_max
+        scores: dict[str, list[float]] = defaultdict(list)
         sampler = BatchSampler(self.validation_data, self.config.batch_size)
-        for n in self.config.validation_sizes:
-            for items, _, _ in sampler.epoch(rng)[: max(1, max_maps // self.config.batch_size)]:
-                batch = make_batch(items, n, 0.0).to(self.device)
-                output = self._forward(batch)
-                for out, ref, mask in zip(output.cpu().numpy(), batch.target.cpu().numpy(), batch.mask.cpu().numpy()):
-                    psnr, ssim = map_metrics(out[0], ref[0], mask[0])
-                    scores["val_psnr"].append(psnr)
-                    scores["val_ssim"].append(ssim)
+        for suffix, lam in lams.items():
+            rng = np.random.default_rng(0)  # the same maps at every λ
+            for n in self.config.validation_sizes:
+                for items, _, _ in sampler.epoch(rng)[: max(1, max_maps // self.config.batch_size)]:
+                    batch = make_batch(items, n, lam).to(self.device)
+                    output = self._forward(batch)
+                    for out, ref, mask in zip(output.cpu().numpy(), batch.target.cpu().numpy(),
+                                              batch.mask.cpu().numpy()):
+                        psnr, ssim = map_metrics(out[0], ref[0], mask[0])
+                        scores[f"val_psnr{suffix}"].append(psnr)
+                        scores[f"val_sharpness{suffix}"].append(sharpness(out[0], mask[0] > 0))
+                        if not suffix:
+                            scores["val_ssim"].append(ssim)
         self.generator.train()
         return {key: float(np.mean(values)) for key, values in scores.items()}
 
@@ -400,6 +436,7 @@ class Trainer:
             "variant": self.config.variant,
             "model_config": self.generator.config.to_dict(),
             "parameters": sum(p.numel() for p in self.generator.parameters()),
+            "trained_parameters": sum(p.numel() for p in self.generator.parameters() if p.requires_grad),
             "training": asdict(self.config),
             "augmentations": augmentations_record(self.config.augment, self.config.lesions),
             "initialised_from": ({"weights": self.config.init_weights, "sha256": sha256(self.config.init_weights)}
