@@ -49,7 +49,8 @@ def reconstruction_lines(sweep: dict, method: str) -> list[str]:
         ok = all(b <= a for a, b in zip(psnr, psnr[1:])) and all(b >= a for a, b in zip(sharp, sharp[1:]))
         lams = ", ".join(f"{row['lam']:g}" for row in sweep_rows)
         lines.append(f"| λ sweep ({lams}): PSNR falls, sharpness rises | PSNR {' → '.join(f'{v:.2f}' for v in psnr)}; "
-                     f"sharpness {' → '.join(f'{v:.4f}' for v in sharp)} | monotonic | {'pass' if ok else 'FAIL'} |")
+                     f"sharpness {' → '.join(f'{v:.4f}' for v in sharp)} (in all {psnr[-1] - psnr[0]:+.2f} dB, "
+                     f"{100 * (sharp[-1] / sharp[0] - 1):+.1f} %) | monotonic | {'pass' if ok else 'FAIL'} |")
     return lines
 
 

@@ -226,6 +226,7 @@ def test_sharpness_fine_tune_trains_the_lambda_path_only(dataset_dir, tmp_path):
     ({"trainable": "sharpness", "init_weights": "w.safetensors", "adversarial": False}, "needs --adversarial"),
     ({"trainable": "sharpness", "init_weights": "w.safetensors", "variant": "filter-scaling"}, "takes λ"),
     ({"trainable": "decoder"}, "trainable must be one of all, sharpness"),
+    ({"lam_zero_fraction": 1.5}, "share of batches at λ = 0 must be in"),
 ])
 def test_sharpness_fine_tune_refuses_what_it_cannot_train(overrides, message):
     with pytest.raises(ValueError, match=message):
@@ -240,7 +241,8 @@ def test_fine_tuning_weights_are_checked_before_the_data_is_read(tmp_path, capsy
     from mrsisr.training.cli import parse_args
     assert parse_args(["d", "o", "--init-weights", "default"]).config.init_weights.endswith("mcm_default.safetensors")
     tune = parse_args(["d", "o", "--init-weights", "default", "--adversarial", "--trainable", "sharpness"]).config
-    assert tune.trainable == "sharpness" and tune.uses_adversarial
+    assert tune.trainable == "sharpness" and tune.uses_adversarial and tune.lam_zero_fraction == 0.1
+    assert parse_args(["d", "o", "--lam-zero-fraction", "0.5"]).config.lam_zero_fraction == 0.5
     with pytest.raises(SystemExit) as exit_info:
         parse_args(["d", "o", "--trainable", "sharpness"])
     assert exit_info.value.code == 2 and "--init-weights" in capsys.readouterr().err

@@ -43,6 +43,9 @@ def _build_parser() -> argparse.ArgumentParser:
     recipe.add_argument("--adversarial", action=argparse.BooleanOptionalAction, default=None,
                         help="WGAN-GP term conditioned on λ (default: on for mcm only)")
     recipe.add_argument("--lam-max", type=float, default=0.1)
+    recipe.add_argument("--lam-zero-fraction", type=float, default=0.1, metavar="F",
+                        help="share of the adversarial run's batches at λ = 0 (reconstruction only), which hold the "
+                             "λ = 0 network in place")
     recipe.add_argument("--critic-steps", type=int, default=5)
     recipe.add_argument("--matrix-sizes", type=int, nargs="+", default=list(TRAINED_MATRIX_SIZES))
     recipe.add_argument("--no-augment", dest="augment", action="store_false", help="no augmentation at all")
@@ -112,7 +115,7 @@ def _config(args: argparse.Namespace) -> TrainConfig:
                "sharpness_width": args.sharpness_width},
         epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size,
         learning_rate=args.learning_rate, decay_every=args.decay_every, adversarial=args.adversarial,
-        lam_max=args.lam_max, critic_steps=args.critic_steps, matrix_sizes=tuple(args.matrix_sizes),
+        lam_max=args.lam_max, lam_zero_fraction=args.lam_zero_fraction, critic_steps=args.critic_steps, matrix_sizes=tuple(args.matrix_sizes),
         folds=args.folds, fold=args.fold, seed=args.seed, device=args.device, amp=args.amp,
         augment=args.augment, mri_lesion_probability=args.mri_lesions,
         metabolic_lesion_probability=args.metabolic_lesions, flair_drop_probability=args.flair_drop,

@@ -115,6 +115,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         self.lesions  # refuses an impossible probability when the run is configured, before any work
+        if not 0.0 <= self.lam_zero_fraction <= 1.0:
+            raise ValueError(f"the share of batches at λ = 0 must be in [0, 1], not {self.lam_zero_fraction}")
         if self.trainable not in TRAINABLE_PARTS:
             raise ValueError(f"trainable must be one of {', '.join(TRAINABLE_PARTS)}, not {self.trainable!r}")
         if self.trainable == "sharpness":
