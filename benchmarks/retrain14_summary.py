@@ -109,7 +109,8 @@ def uncertainty_lines(uncertainty: dict, method: str) -> list[str]:
 def acceptance_table(folder: Path, name: str) -> str:
     """The markdown acceptance table of one network."""
     lines = [f"### {name}", "", "| criterion | measured | limit | |", "| --- | --- | --- | --- |"]
-    sweep = _load(folder, name, "sweep", "summary.json")
+    # a one-pass evaluation (sweep and probes in one folder, benchmarks/lambda_path_cpu.sh) has no sweep/
+    sweep = _load(folder, name, "sweep", "summary.json") or _load(folder, name, "fidelity", "summary.json")
     if sweep:
         lines += reconstruction_lines(_with_baselines(folder, sweep, "sweep", "summary.json"), name)
     fidelity = _load(folder, name, "fidelity", "fidelity.json")
