@@ -221,12 +221,32 @@ def test_sharpness_fine_tune_trains_the_lambda_path_only(dataset_dir, tmp_path):
     assert sharpness_parameters(build("unconditioned", base_features=2)) == []
 
 
+def test_a_critic_without_the_mri_scores_the_maps_alone(dataset_dir, tmp_path, monkeypatch):
+    subjects = load_dataset(dataset_dir)
+    blind = Trainer(config(epochs=1, critic_inputs="maps"), subjects, tmp_path / "blind")
+    assert blind.critic.first.in_channels == 2
+    assert Trainer(config(epochs=1), subjects, tmp_path / "paper").critic.first.in_channels == 4
+    shown = []
+    score = blind.critic.forward
+    monkeypatch.setattr(blind.critic, "forward", lambda x: shown.append(x.detach().clone()) or score(x))
+    batch = make_batch([(subjects[0], 0, 0)], 8, 0.05)
+    blind.generator_step(batch)
+    batch.t1.mul_(0.5), batch.flair.add_(0.25)  # another MRI: the critic must not notice
+    blind.generator_step(batch)
+    assert shown[0].shape[1] == shown[1].shape[1] == 2
+    torch.testing.assert_close(shown[0][:, 0], shown[1][:, 0])  # the upsampled LR map, not the T1w
+    monkeypatch.undo()
+    card = blind.run(progress=False)
+    assert card["training"]["critic_inputs"] == "maps"
+
+
 @pytest.mark.parametrize("overrides, message", [
     ({"trainable": "sharpness"}, "give its weights with --init-weights"),
     ({"trainable": "sharpness", "init_weights": "w.safetensors", "adversarial": False}, "needs --adversarial"),
     ({"trainable": "sharpness", "init_weights": "w.safetensors", "variant": "filter-scaling"}, "takes λ"),
     ({"trainable": "decoder"}, "trainable must be one of all, sharpness"),
     ({"lam_zero_fraction": 1.5}, "share of batches at λ = 0 must be in"),
+    ({"critic_inputs": "t1w"}, "critic's inputs must be one of mri\\+maps, maps"),
 ])
 def test_sharpness_fine_tune_refuses_what_it_cannot_train(overrides, message):
     with pytest.raises(ValueError, match=message):
@@ -243,6 +263,7 @@ def test_fine_tuning_weights_are_checked_before_the_data_is_read(tmp_path, capsy
     tune = parse_args(["d", "o", "--init-weights", "default", "--adversarial", "--trainable", "sharpness"]).config
     assert tune.trainable == "sharpness" and tune.uses_adversarial and tune.lam_zero_fraction == 0.1
     assert parse_args(["d", "o", "--lam-zero-fraction", "0.5"]).config.lam_zero_fraction == 0.5
+    assert parse_args(["d", "o", "--critic-inputs", "maps"]).config.critic_inputs == "maps"
     with pytest.raises(SystemExit) as exit_info:
         parse_args(["d", "o", "--trainable", "sharpness"])
     assert exit_info.value.code == 2 and "--init-weights" in capsys.readouterr().err

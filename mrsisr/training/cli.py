@@ -23,7 +23,7 @@ from mrsisr.inference import DEFAULT_WEIGHTS
 from mrsisr.models import VARIANT_TABLE
 from mrsisr.models.weights import read_metadata
 from mrsisr.slices import load_dataset
-from mrsisr.training.trainer import TRAINABLE_PARTS, TrainConfig, Trainer
+from mrsisr.training.trainer import CRITIC_INPUTS, TRAINABLE_PARTS, TrainConfig, Trainer
 
 __all__ = ["main", "parse_args"]
 
@@ -79,6 +79,9 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="keep the training set on the device and augment there (GPU; no loader workers)")
     run.add_argument("--graph-capture", action="store_true", help="CUDA only: capture the passes as CUDA graphs")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    recipe.add_argument("--critic-inputs", choices=CRITIC_INPUTS, default="mri+maps",
+                        help="what the critic sees: the MRI blocks and the maps (the paper's), or the maps alone, "
+                             "so that following the MRI's edges cannot make a map look real to it")
     recipe.add_argument("--trainable", choices=TRAINABLE_PARTS, default="all",
                         help="which generator parameters train: all, or sharpness (only the λ path, the CIN MLPs; "
                              "an adversarial fine-tune of --init-weights that keeps the rest of the network)")
@@ -121,7 +124,8 @@ def _config(args: argparse.Namespace) -> TrainConfig:
         metabolic_lesion_probability=args.metabolic_lesions, flair_drop_probability=args.flair_drop,
         lesion_focus_weight=args.lesion_focus,
         time_limit_s=args.time_limit, workers=args.workers, device_data=args.device_data,
-        graph_capture=args.graph_capture, init_weights=_init_weights(args.init_weights), trainable=args.trainable)
+        graph_capture=args.graph_capture, init_weights=_init_weights(args.init_weights), trainable=args.trainable,
+        critic_inputs=args.critic_inputs)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -41,6 +41,8 @@ from mrsisr.training.lesions import LesionAugmentation, augmentations_record
 PROGRESS_EVERY = 20
 #: What ``TrainConfig.trainable`` may name.
 TRAINABLE_PARTS = ("all", "sharpness")
+#: What the critic may be shown: the MRI blocks with the maps (the paper's), or the maps alone.
+CRITIC_INPUTS = ("mri+maps", "maps")
 
 __all__ = ["TrainConfig", "Trainer"]
 
@@ -104,6 +106,9 @@ class TrainConfig:
     #: of mrsisr.models.conditioning.sharpness_parameters), for an adversarial fine-tune that leaves the
     #: λ = 0 network's convolutions as they were
     trainable: str = "all"
+    #: the critic's inputs: "mri+maps" (T1w, FLAIR, LR ↑, map ↑: the paper's) or "maps" (LR ↑, map ↑), a
+    #: critic that cannot reward a map for following the MRI's edges
+    critic_inputs: str = "mri+maps"
 
     @property
     def validation_sizes(self) -> tuple[int, ...]:
@@ -117,6 +122,8 @@ class TrainConfig:
         self.lesions  # refuses an impossible probability when the run is configured, before any work
         if not 0.0 <= self.lam_zero_fraction <= 1.0:
             raise ValueError(f"the share of batches at λ = 0 must be in [0, 1], not {self.lam_zero_fraction}")
+        if self.critic_inputs not in CRITIC_INPUTS:
+            raise ValueError(f"the critic's inputs must be one of {', '.join(CRITIC_INPUTS)}, not {self.critic_inputs!r}")
         if self.trainable not in TRAINABLE_PARTS:
             raise ValueError(f"trainable must be one of {', '.join(TRAINABLE_PARTS)}, not {self.trainable!r}")
         if self.trainable == "sharpness":
@@ -140,9 +147,10 @@ class TrainConfig:
         return variant_spec(self.variant).uses_lambda if self.adversarial is None else bool(self.adversarial)
 
 
-def _critic_input(batch, maps: torch.Tensor) -> torch.Tensor:
-    """(T1w, FLAIR, LR ↑, map ↑) at 3N×3N×3: the critic's 4 channels."""
-    return torch.cat([batch.t1, batch.flair, upsample_to_depth3(batch.lr, 3), upsample_to_depth3(maps, 3)], dim=1)
+def _critic_input(batch, maps: torch.Tensor, with_mri: bool = True) -> torch.Tensor:
+    """(T1w, FLAIR, LR ↑, map ↑) at 3N×3N×3, the critic's 4 channels; (LR ↑, map ↑) without the MRI."""
+    blocks = [upsample_to_depth3(batch.lr, 3), upsample_to_depth3(maps, 3)]
+    return torch.cat([batch.t1, batch.flair, *blocks] if with_mri else blocks, dim=1)
 
 
 class Trainer:
@@ -170,7 +178,9 @@ class Trainer:
         self.sampler = BatchSampler(self.train_data, config.batch_size, config.matrix_sizes,
                                     config.lam_max if config.uses_adversarial else 0.0, config.lam_zero_fraction)
         map_size = self.train_data[0].maps.shape[-1]
-        self.critic = build("discriminator", map_size=map_size).to(self.device) if config.uses_adversarial else None
+        self.critic_sees_mri = config.critic_inputs == "mri+maps"
+        self.critic = (build("discriminator", map_size=map_size, in_channels=4 if self.critic_sees_mri else 2)
+                       .to(self.device) if config.uses_adversarial else None)
         self.g_opt = torch.optim.Adam(self._trainable_parameters(), config.learning_rate, betas=config.betas)
         self.g_sched = torch.optim.lr_scheduler.StepLR(self.g_opt, config.decay_every, config.decay_factor)
         if self.critic is not None:
@@ -290,8 +300,9 @@ class Trainer:
     def critic_step(self, batch) -> torch.Tensor:
         with torch.no_grad():
             fake = self._forward(batch)
-        real = _critic_input(batch, batch.target * batch.mask)
-        loss, distance = critic_loss(self.d_model, real, _critic_input(batch, fake), self.config.gp_weight)
+        real = _critic_input(batch, batch.target * batch.mask, self.critic_sees_mri)
+        loss, distance = critic_loss(self.d_model, real, _critic_input(batch, fake, self.critic_sees_mri),
+                                     self.config.gp_weight)
         self.d_opt.zero_grad(set_to_none=True)
         loss.backward()
         if self.world > 1:
@@ -303,7 +314,7 @@ class Trainer:
 
     def generator_step(self, batch) -> dict[str, torch.Tensor]:
         output = self._forward(batch)
-        scores = self.score_pass(_critic_input(batch, output)) if self.critic is not None else None
+        scores = self.score_pass(_critic_input(batch, output, self.critic_sees_mri)) if self.critic is not None else None
         loss, parts = generator_loss(output, batch.target, batch.mask, self.config.alpha, scores,
                                      batch.lam.to(self.device, non_blocking=True) if scores is not None else None,
                                      batch.focus, self.config.lesion_focus_weight)
