@@ -7,14 +7,17 @@
 #   B1 epochs 1-11:  10 % of the batches at λ = 0 (the paper's), lesion-focus weight 2 (stage 3's);
 #   B2 epochs 12-17: 50 % at λ = 0, which holds the λ = 0 network in place, focus weight 6;
 #   B3 epochs 18-..: 50 % at λ = 0, focus weight 10 (the largest allowed).
-# About 3 min per epoch on 2 CPU cores. Then every EVAL_EVERY-th epoch is scored on every 6th slice of
+# About 3 min per epoch on 2 CPU cores. Then the epochs EVAL_EPOCHS are scored on every 6th slice of
 # the fold-0 test subjects (n = 16, λ = 0, 0.03, 0.09, fidelity probes) and
 # benchmarks/retrain14_summary.py prints its acceptance lines:
 #   PREPARED=prepared14 RUN=runs/lambda_path bash benchmarks/lambda_path_cpu.sh
 # B1_EPOCHS, B2_EPOCHS, B3_EPOCHS: the last epoch of each stage (a smoke run: 1 2 3 with a tiny cohort).
+# CRITIC_INPUTS=maps: the same with a critic shown the maps alone (mrsisr-train --critic-inputs maps),
+# all epochs at B3's settings (RUN and OUT then default to *_blind).
 set -uo pipefail
-PREPARED=${PREPARED:-prepared14} RUN=${RUN:-runs/lambda_path} OUT=${OUT:-benchmarks/results/retrain14/lambda_path}
-B1=${B1_EPOCHS:-11} B2=${B2_EPOCHS:-17} B3=${B3_EPOCHS:-23} EVAL_EVERY=${EVAL_EVERY:-3}
+CRITIC=${CRITIC_INPUTS:-mri+maps} SUFFIX=; [ "$CRITIC" = maps ] && SUFFIX=_blind
+PREPARED=${PREPARED:-prepared14} RUN=${RUN:-runs/lambda_path$SUFFIX} OUT=${OUT:-benchmarks/results/retrain14/lambda_path$SUFFIX}
+B1=${B1_EPOCHS:-11} B2=${B2_EPOCHS:-17} B3=${B3_EPOCHS:-21} EVAL_EPOCHS=${EVAL_EPOCHS:-11 13 16 20 21}
 [ -d "$PREPARED" ] || { echo "no $PREPARED: make it as benchmarks/finetune_default_cpu.sh does"; exit 1; }
 mkdir -p "$RUN.epochs" "$OUT"
 INIT=$RUN.init.safetensors
@@ -22,16 +25,17 @@ INIT=$RUN.init.safetensors
 
 for epoch in $(seq 1 "$B3"); do
   [ -f "$RUN.epochs/epoch$epoch.safetensors" ] && continue
-  if [ "$epoch" -le "$B1" ]; then zero=0.1 focus=2; elif [ "$epoch" -le "$B2" ]; then zero=0.5 focus=6; else zero=0.5 focus=10; fi
+  if [ "$CRITIC" = maps ]; then zero=0.5 focus=10
+  elif [ "$epoch" -le "$B1" ]; then zero=0.1 focus=2; elif [ "$epoch" -le "$B2" ]; then zero=0.5 focus=6; else zero=0.5 focus=10; fi
   python3 -m mrsisr.training.cli "$PREPARED" "$RUN" --variant mcm --folds 5 --fold 0 --device "${DEVICE:-cpu}" \
       --mri-lesions 1.0 --metabolic-lesions 0.6 --flair-drop 0.2 --lesion-focus "$focus" \
-      --init-weights "$INIT" --trainable sharpness --lam-zero-fraction "$zero" --adversarial \
+      --init-weights "$INIT" --trainable sharpness --lam-zero-fraction "$zero" --adversarial --critic-inputs "$CRITIC" \
       --epochs "$epoch" --quiet > /dev/null || exit 1
   cp "$RUN/model.safetensors" "$RUN.epochs/epoch$epoch.safetensors" || exit 1
 done
 cp "$RUN/log.csv" "$OUT/log.csv"
 
-for epoch in $(seq "$EVAL_EVERY" "$EVAL_EVERY" "$B3"); do
+for epoch in $EVAL_EPOCHS; do
   name=ep$epoch
   [ -f "$OUT/$name/fidelity/fidelity.json" ] && continue
   python3 -m mrsisr.evaluation.cli "$PREPARED" --weights "$RUN.epochs/epoch$epoch.safetensors" --names "$name" \
