@@ -47,6 +47,12 @@ def _build_parser() -> argparse.ArgumentParser:
                         help="share of the adversarial run's batches at λ = 0 (reconstruction only), which hold the "
                              "λ = 0 network in place")
     recipe.add_argument("--critic-steps", type=int, default=5)
+    recipe.add_argument("--critic-inputs", choices=CRITIC_INPUTS, default="mri+maps",
+                        help="what the critic sees: the MRI blocks and the maps (the paper's), or the maps alone, "
+                             "so that following the MRI's edges cannot make a map look real to it")
+    recipe.add_argument("--trainable", choices=TRAINABLE_PARTS, default="all",
+                        help="which generator parameters train: all, or sharpness (only the λ path, the CIN MLPs; "
+                             "an adversarial fine-tune of --init-weights that keeps the rest of the network)")
     recipe.add_argument("--matrix-sizes", type=int, nargs="+", default=list(TRAINED_MATRIX_SIZES))
     recipe.add_argument("--no-augment", dest="augment", action="store_false", help="no augmentation at all")
     shortcut = parser.add_argument_group("augmentations against the MRI→map shortcut (per-sample probabilities; "
@@ -79,12 +85,6 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="keep the training set on the device and augment there (GPU; no loader workers)")
     run.add_argument("--graph-capture", action="store_true", help="CUDA only: capture the passes as CUDA graphs")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
-    recipe.add_argument("--critic-inputs", choices=CRITIC_INPUTS, default="mri+maps",
-                        help="what the critic sees: the MRI blocks and the maps (the paper's), or the maps alone, "
-                             "so that following the MRI's edges cannot make a map look real to it")
-    recipe.add_argument("--trainable", choices=TRAINABLE_PARTS, default="all",
-                        help="which generator parameters train: all, or sharpness (only the λ path, the CIN MLPs; "
-                             "an adversarial fine-tune of --init-weights that keeps the rest of the network)")
     run.add_argument("--init-weights", default=None, metavar="PATH",
                      help="start from these safetensors weights ('default': the packaged model) instead of a "
                           "random initialisation; same variant and size as this run")
@@ -118,14 +118,14 @@ def _config(args: argparse.Namespace) -> TrainConfig:
                "sharpness_width": args.sharpness_width},
         epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size,
         learning_rate=args.learning_rate, decay_every=args.decay_every, adversarial=args.adversarial,
-        lam_max=args.lam_max, lam_zero_fraction=args.lam_zero_fraction, critic_steps=args.critic_steps, matrix_sizes=tuple(args.matrix_sizes),
+        lam_max=args.lam_max, lam_zero_fraction=args.lam_zero_fraction, critic_steps=args.critic_steps,
+        critic_inputs=args.critic_inputs, matrix_sizes=tuple(args.matrix_sizes),
         folds=args.folds, fold=args.fold, seed=args.seed, device=args.device, amp=args.amp,
         augment=args.augment, mri_lesion_probability=args.mri_lesions,
         metabolic_lesion_probability=args.metabolic_lesions, flair_drop_probability=args.flair_drop,
         lesion_focus_weight=args.lesion_focus,
         time_limit_s=args.time_limit, workers=args.workers, device_data=args.device_data,
-        graph_capture=args.graph_capture, init_weights=_init_weights(args.init_weights), trainable=args.trainable,
-        critic_inputs=args.critic_inputs)
+        graph_capture=args.graph_capture, init_weights=_init_weights(args.init_weights), trainable=args.trainable)
 
 
 def main(argv: list[str] | None = None) -> int:

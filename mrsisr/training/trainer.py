@@ -16,7 +16,7 @@ import platform
 import time
 import warnings
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -416,14 +416,14 @@ class Trainer:
             lams["_lam_max"] = self.config.lam_max
         scores: dict[str, list[float]] = defaultdict(list)
         sampler = BatchSampler(self.validation_data, self.config.batch_size)
-        for suffix, lam in lams.items():
-            rng = np.random.default_rng(0)  # the same maps at every λ
-            for n in self.config.validation_sizes:
-                for items, _, _ in sampler.epoch(rng)[: max(1, max_maps // self.config.batch_size)]:
-                    batch = make_batch(items, n, lam).to(self.device)
-                    output = self._forward(batch)
-                    for out, ref, mask in zip(output.cpu().numpy(), batch.target.cpu().numpy(),
-                                              batch.mask.cpu().numpy()):
+        rng = np.random.default_rng(0)
+        for n in self.config.validation_sizes:
+            for items, _, _ in sampler.epoch(rng)[: max(1, max_maps // self.config.batch_size)]:
+                batch = make_batch(items, n, 0.0).to(self.device)  # built once, run at every λ
+                targets, masks = batch.target.cpu().numpy(), batch.mask.cpu().numpy()
+                for suffix, lam in lams.items():
+                    output = self._forward(replace(batch, lam=torch.full_like(batch.lam, lam)))
+                    for out, ref, mask in zip(output.cpu().numpy(), targets, masks):
                         psnr, ssim = map_metrics(out[0], ref[0], mask[0])
                         scores[f"val_psnr{suffix}"].append(psnr)
                         scores[f"val_sharpness{suffix}"].append(sharpness(out[0], mask[0] > 0))
