@@ -47,7 +47,8 @@ def masked_ms_ssim(output: torch.Tensor, target: torch.Tensor, mask: torch.Tenso
 
 def generator_loss(output: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, alpha: float = 0.84,
                    critic_scores: torch.Tensor | None = None, lam: torch.Tensor | None = None,
-                   focus: torch.Tensor | None = None, focus_weight: float = 0.0
+                   focus: torch.Tensor | None = None, focus_weight: float = 0.0,
+                   without_mri_lesion: torch.Tensor | None = None, invariance_weight: float = 0.0
                    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Weighted sum of the three terms; returns the loss and its parts for logging.
 
@@ -60,6 +61,11 @@ def generator_loss(output: torch.Tensor, target: torch.Tensor, mask: torch.Tenso
     ``focus`` (B, 1, N, N) 0/1 marks the injected lesions' neighbourhoods
     (:func:`mrsisr.training.lesions.lesion_focus`); with ``focus_weight`` > 0 the mean absolute error
     over them (within the mask), times that weight, is added. A batch without lesions adds 0.
+
+    ``without_mri_lesion`` (B, 1, N, N) is the generator's output for the same inputs without their
+    MRI-only lesions (computed without gradient); with ``invariance_weight`` > 0 the mean absolute
+    difference from it over the ``focus`` region, times that weight, is added: the MRI-only lesion must
+    not change the map, whatever the other terms make of it.
     """
     l1 = masked_l1(output, target, mask)
     structural = 1.0 - masked_ms_ssim(output, target, mask)
@@ -69,6 +75,10 @@ def generator_loss(output: torch.Tensor, target: torch.Tensor, mask: torch.Tenso
         focus_l1 = masked_l1(output, target, mask.to(output.dtype) * focus.to(output.dtype))
         loss = loss + focus_weight * focus_l1
         parts["focus_l1"] = focus_l1.detach()
+    if without_mri_lesion is not None and focus is not None and invariance_weight > 0:
+        change = masked_l1(output, without_mri_lesion.detach(), mask.to(output.dtype) * focus.to(output.dtype))
+        loss = loss + invariance_weight * change
+        parts["mri_lesion_change"] = change.detach()
     if critic_scores is not None and lam is not None:
         adversarial = -(lam.to(critic_scores.device, critic_scores.dtype) * critic_scores).mean()
         loss = loss + adversarial

@@ -175,8 +175,11 @@ def test_device_path_renders_the_same_draws_into_the_same_arrays(subjects):
     for index, (items, n, lam) in enumerate(sampler.epoch(np.random.default_rng(1))):
         rng = lambda: np.random.default_rng([7, index])
         expected, got = make_batch(items, n, lam, rng(), lesions), dataset.batch(items, n, lam, rng(), lesions)
+        assert expected.t1_clean is None and got.t1_clean is None  # only the invariance term asks for them
         for key, want in vars(expected).items():
             value = getattr(got, key)
+            if want is None:
+                continue
             assert value.shape == want.shape and value.dtype == want.dtype, key
             torch.testing.assert_close(value, want, atol=2e-6, rtol=1e-5, msg=key)
         assert torch.equal(got.focus, expected.focus)
@@ -234,7 +237,78 @@ def test_the_command_line_sets_each_probability(tmp_path):
 def test_without_augmentation_no_lesion_is_recorded_or_drawn(subjects):
     record = augmentations_record(False, LesionAugmentation(1.0, 1.0, 1.0))
     assert record["geometric"] == "none" and record["lesion_focus"]["weight"] == 0.0
-    assert all(record[k]["probability"] == 0.0 for k in record if k not in ("geometric", "lesion_focus"))
+    assert record["mri_invariance"]["weight"] == 0.0
+    assert all(record[k]["probability"] == 0.0 for k in record
+               if k not in ("geometric", "lesion_focus", "mri_invariance"))
     item = [(subjects[0], 1, 0)]
     plain, asked = make_batch(item, 8, 0.0), make_batch(item, 8, 0.0, None, LesionAugmentation(1.0, 1.0, 1.0))
-    assert all(torch.equal(getattr(plain, key), getattr(asked, key)) for key in vars(plain))
+    assert all(torch.equal(getattr(plain, key), getattr(asked, key)) for key in vars(plain)
+               if getattr(plain, key) is not None)
+    assert asked.t1_clean is None
+
+
+@pytest.mark.parametrize("flair_drop", [0.0, 1.0])
+def test_the_clean_mri_is_the_same_sample_without_its_mri_lesion(subjects, flair_drop):
+    dataset = DeviceDataset(subjects, "cpu")
+    lesions = LesionAugmentation(1.0, 1.0, flair_drop, invariance_weight=2.0)
+    for index, (data, slice_pos) in enumerate([(subjects[0], 0), (subjects[1], 2), (subjects[2], 4)]):
+        item = [(data, slice_pos, index % 2)]
+        rng = lambda: np.random.default_rng([4, index])
+        plain = make_batch(item, 8, 0.0, rng())  # the same transform, no lesion
+        host, device = make_batch(item, 8, 0.0, rng(), lesions), dataset.batch(item, 8, 0.0, rng(), lesions)
+        for batch in (host, device):
+            assert not torch.equal(batch.t1, batch.t1_clean)  # the lesion is in the MRI the network sees
+            torch.testing.assert_close(batch.t1_clean, plain.t1, atol=2e-6, rtol=1e-5)
+            if flair_drop:
+                assert torch.equal(batch.flair_clean, batch.t1_clean)
+            else:
+                torch.testing.assert_close(batch.flair_clean, plain.flair, atol=2e-6, rtol=1e-5)
+        for key in ("t1", "flair", "t1_clean", "flair_clean", "target", "focus"):
+            torch.testing.assert_close(getattr(device, key), getattr(host, key), atol=2e-6, rtol=1e-5, msg=key)
+
+
+def test_the_invariance_term_is_the_weighted_change_near_the_lesions():
+    rng = np.random.default_rng(6)
+    target, reference = (torch.from_numpy(rng.random((2, 1, 24, 24), dtype=np.float32)) for _ in range(2))
+    output = torch.from_numpy(rng.random((2, 1, 24, 24), dtype=np.float32)).requires_grad_()
+    mask, focus = torch.ones_like(target), torch.zeros_like(target)
+    focus[1, 0, 3:7, 10:16] = 1
+    plain, _ = generator_loss(output, target, mask, focus=focus)
+    same, parts = generator_loss(output, target, mask, focus=focus, without_mri_lesion=output.detach(),
+                                 invariance_weight=3.0)
+    assert parts["mri_lesion_change"] == 0.0
+    torch.testing.assert_close(same, plain)
+    loss, parts = generator_loss(output, target, mask, focus=focus, without_mri_lesion=reference,
+                                 invariance_weight=3.0)
+    change = (output - reference)[1, 0, 3:7, 10:16].abs().mean()
+    torch.testing.assert_close(parts["mri_lesion_change"], change.detach())
+    torch.testing.assert_close(loss, plain + 3.0 * change)
+    (loss - plain).backward()  # the term's gradient reaches the output inside the focus only
+    assert output.grad[1, 0, 3:7, 10:16].abs().min() > 0 and output.grad[0].abs().max() == 0
+
+
+def test_the_invariance_weight_is_checked_and_set_from_the_command_line(tmp_path):
+    with pytest.raises(ValueError, match="needs MRI-only lesions"):
+        LesionAugmentation(metabolic_lesion=1.0, invariance_weight=1.0)
+    with pytest.raises(ValueError, match="invariance weight must be in"):
+        config(mri_lesion_probability=1.0, mri_invariance_weight=11.0)
+    args = parse_args([str(tmp_path), str(tmp_path / "out"), "--mri-lesions", "1", "--mri-invariance", "4"])
+    assert args.config.lesions == LesionAugmentation(1.0, 0.0, 0.0, 0.0, 4.0)
+    with pytest.raises(SystemExit) as refused:
+        parse_args([str(tmp_path), str(tmp_path / "out"), "--mri-invariance", "4"])
+    assert refused.value.code == 2
+
+
+@pytest.mark.parametrize("device_data", [False, True])
+def test_training_with_the_invariance_term_logs_and_records_it(dataset_dir, tmp_path, device_data):  # noqa: F811
+    subjects = load_dataset(dataset_dir)
+    settings = dict(batch_size=2, max_steps=2, device_data=device_data, mri_lesion_probability=1.0)
+    trainer = Trainer(config(**settings, mri_invariance_weight=2.5), subjects, tmp_path / "invariant")
+    batch = next(iter(trainer._batches()))
+    assert batch.t1_clean.shape == batch.t1.shape and not torch.equal(batch.t1_clean, batch.t1)
+    card = trainer.run(progress=False)
+    assert card["augmentations"]["mri_invariance"]["weight"] == 2.5
+    assert card["training"]["mri_invariance_weight"] == 2.5 and card["metrics"]["mri_lesion_change"] > 0
+    plain = Trainer(config(**settings), subjects, tmp_path / "plain")
+    assert next(iter(plain._batches())).t1_clean is None
+    assert "mri_lesion_change" not in plain.run(progress=False)["metrics"]

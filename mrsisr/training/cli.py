@@ -64,6 +64,9 @@ def _build_parser() -> argparse.ArgumentParser:
     shortcut.add_argument("--lesion-focus", type=float, default=0.0, metavar="W",
                           help="add W × the mean absolute error near the injected lesions to the loss "
                                "(needs --mri-lesions or --metabolic-lesions)")
+    shortcut.add_argument("--mri-invariance", type=float, default=0.0, metavar="W",
+                          help="add W × the mean change an MRI-only lesion causes in the map near it (the "
+                               "network run again without the lesion) to the loss (needs --mri-lesions)")
     shortcut.add_argument("--flair-drop", type=float, default=0.0, metavar="P",
                           help="replace the FLAIR by the app's substitute for a missing FLAIR (the T1w)")
     split = parser.add_argument_group("cross-validation")
@@ -123,7 +126,7 @@ def _config(args: argparse.Namespace) -> TrainConfig:
         folds=args.folds, fold=args.fold, seed=args.seed, device=args.device, amp=args.amp,
         augment=args.augment, mri_lesion_probability=args.mri_lesions,
         metabolic_lesion_probability=args.metabolic_lesions, flair_drop_probability=args.flair_drop,
-        lesion_focus_weight=args.lesion_focus,
+        lesion_focus_weight=args.lesion_focus, mri_invariance_weight=args.mri_invariance,
         time_limit_s=args.time_limit, workers=args.workers, device_data=args.device_data,
         graph_capture=args.graph_capture, init_weights=_init_weights(args.init_weights), trainable=args.trainable)
 

@@ -36,16 +36,19 @@ class Batch:
     metabolite: torch.Tensor  # (B,)
     lam: torch.Tensor  # (B,)
     focus: torch.Tensor  # (B, 1, N, N): 1 near the sample's injected lesions (mrsisr.training.lesions.lesion_focus)
+    #: (B, 1, 3N, 3N, 3) each: the MRI without the MRI-only lesions, when the invariance term asks for it
+    t1_clean: torch.Tensor | None = None
+    flair_clean: torch.Tensor | None = None
 
     def to(self, device: torch.device | str) -> "Batch":
         """The images on ``device``; the conditions (n, metabolite, λ) stay on the host, where the
         network reads them to choose its path without waiting for the GPU."""
-        return Batch(**{key: value if key in _HOST_FIELDS else value.to(device, non_blocking=True)
+        return Batch(**{key: value if key in _HOST_FIELDS or value is None else value.to(device, non_blocking=True)
                         for key, value in vars(self).items()})
 
     def pin_memory(self) -> "Batch":
         """Page-locked copies (called by a DataLoader with ``pin_memory=True``)."""
-        return Batch(**{key: value.pin_memory() for key, value in vars(self).items()})
+        return Batch(**{key: None if value is None else value.pin_memory() for key, value in vars(self).items()})
 
 
 def normalise_pair(hr: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -125,8 +128,12 @@ def make_batch(items: list[tuple[SubjectSlices, int, int]], n: int, lam: float,
 
     With ``rng`` the samples are augmented: per sample, the geometric transform is drawn, then the
     ``lesions`` (:mod:`mrsisr.training.lesions`, applied first); the LR input is simulated after both.
+    When the lesions :attr:`~mrsisr.training.lesions.LesionAugmentation.keeps_clean_mri`, the batch
+    also holds the same MRI without the MRI-only lesions (``t1_clean``, ``flair_clean``).
     """
+    keep_clean = rng is not None and lesions is not None and lesions.keeps_clean_mri
     columns: dict[str, list[np.ndarray]] = {key: [] for key in ("hr", "mask", "t1", "flair", "focus")}
+    clean_columns: dict[str, list[np.ndarray]] = {"t1": [], "flair": []}
     metabolite_index = []
     for data, slice_pos, met_pos in items:
         mask = data.masks[slice_pos, met_pos]
@@ -137,11 +144,18 @@ def make_batch(items: list[tuple[SubjectSlices, int, int]], n: int, lam: float,
         if rng is not None:
             transform = draw_augmentation(rng)
             draw = draw_lesions(rng, lesions, mask) if lesions is not None and lesions.active else NO_LESION
+            clean_t1, clean_flair = t1, flair
             if draw != NO_LESION:
                 voxel, slice_mm = voxel_mm(data.affine)
+                if keep_clean:
+                    _, clean_t1, clean_flair = apply_lesions(draw.without_mri_lesion(), hr, t1, flair, voxel, slice_mm)
                 hr, t1, flair = apply_lesions(draw, hr, t1, flair, voxel, slice_mm)
                 focus = focus_of(draw, hr.shape, voxel)
             sample = apply_augmentation(transform, hr, mask, t1, flair, focus)
+            if keep_clean:
+                _, _, clean_t1, clean_flair = apply_augmentation(transform, hr, mask, clean_t1, clean_flair)
+                clean_columns["t1"].append(clean_t1)
+                clean_columns["flair"].append(clean_flair)
         for key, value in zip(columns, sample):
             columns[key].append(value)
         metabolite_index.append(METABOLITES.index(data.metabolites[met_pos]))
@@ -157,6 +171,8 @@ def make_batch(items: list[tuple[SubjectSlices, int, int]], n: int, lam: float,
         metabolite=torch.tensor(metabolite_index, dtype=torch.int64),
         lam=torch.full((size,), float(lam), dtype=torch.float32),
         focus=torch.from_numpy(np.stack(columns["focus"]).astype(np.float32)[:, None]),
+        **({f"{key}_clean": torch.from_numpy(scale_mri(np.stack(blocks))[:, None])
+            for key, blocks in clean_columns.items()} if keep_clean else {}),
     )
 
 

@@ -20,6 +20,13 @@ mean absolute error over those voxels to the loss (:func:`mrsisr.losses.generato
 does not change what the best possible network would output, but it gives these voxels a much larger
 share of the gradient.
 
+The **MRI-lesion invariance** (``invariance_weight``) asks for the property the fidelity evaluation
+measures, directly: the batch also carries each sample's MRI without its MRI-only lesion, the
+trainer runs the generator on it as well (without gradient), and adds that weight times the mean
+absolute difference of the two outputs over the lesion neighbourhoods. The focus term pulls the
+output towards the target, which an adversarial term pulls away from on purpose; the invariance
+term leaves the sharpening free and forbids only that the MRI-only lesion moves it.
+
 Lesions are centred on a random voxel of the sample's quality mask (the brain) and applied before
 the geometric transform, so they move with the sample. The shapes are :mod:`mrsisr.lesions`'s
 (those of the fidelity probes). :func:`draw_lesions` draws on the host from the batch's generator;
@@ -30,7 +37,7 @@ draws into the same arrays.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 from nibabel.affines import voxel_sizes
@@ -65,6 +72,7 @@ class LesionAugmentation:
     metabolic_lesion: float = 0.0
     flair_drop: float = 0.0
     focus_weight: float = 0.0
+    invariance_weight: float = 0.0
 
     def __post_init__(self) -> None:
         for name, value in self._probabilities().items():
@@ -75,10 +83,21 @@ class LesionAugmentation:
         if self.focus_weight > 0 and not (self.mri_lesion > 0 or self.metabolic_lesion > 0):
             raise ValueError("a lesion-focus weight needs lesions to focus on: give --mri-lesions or "
                              "--metabolic-lesions a probability above 0")
+        if not 0.0 <= self.invariance_weight <= MAX_FOCUS_WEIGHT:
+            raise ValueError(f"the MRI-lesion invariance weight must be in [0, {MAX_FOCUS_WEIGHT:g}], "
+                             f"got {self.invariance_weight}")
+        if self.invariance_weight > 0 and not self.mri_lesion > 0:
+            raise ValueError("an MRI-lesion invariance weight needs MRI-only lesions: give --mri-lesions "
+                             "a probability above 0")
 
     def _probabilities(self) -> dict[str, float]:
         return {"mri_lesion": self.mri_lesion, "metabolic_lesion": self.metabolic_lesion,
                 "flair_drop": self.flair_drop}
+
+    @property
+    def keeps_clean_mri(self) -> bool:
+        """Whether batches carry each sample's MRI without its MRI-only lesion (for the invariance term)."""
+        return self.invariance_weight > 0
 
     @property
     def active(self) -> bool:
@@ -101,6 +120,10 @@ class LesionAugmentation:
                              "region": f"within {NEIGHBOURHOOD_VOXELS:g} MRSI voxels of an MRI-only lesion and "
                                        f"{FOCUS_METABOLIC_REACH:g}× the half width of a metabolic-only one",
                              "term": "weight × mean absolute error over the region, added to the loss"},
+            "mri_invariance": {"weight": self.invariance_weight,
+                               "term": "weight × mean absolute difference, over the lesion-focus region, between "
+                                       "the outputs with and without the MRI-only lesion (the latter without "
+                                       "gradient), added to the loss"},
         }
 
 
@@ -135,6 +158,10 @@ class LesionDraw:
     @property
     def has_metabolic_lesion(self) -> bool:
         return self.met_factor != 1.0
+
+    def without_mri_lesion(self) -> "LesionDraw":
+        """The same draw with its MRI-only lesion removed (the reference of the invariance term)."""
+        return replace(self, t1_factor=1.0, flair_factor=1.0)
 
     def vector(self) -> list[float]:
         """The draw as numbers (the device path's packed parameters), in field order."""

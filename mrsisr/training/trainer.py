@@ -92,6 +92,8 @@ class TrainConfig:
     flair_drop_probability: float = 0.0
     #: weight of the lesion-focus term: the mean absolute error near the injected lesions (0: off)
     lesion_focus_weight: float = 0.0
+    #: weight of the MRI-lesion invariance term: the mean change the MRI-only lesions cause near them (0: off)
+    mri_invariance_weight: float = 0.0
     validation_matrix_sizes: tuple[int, ...] | None = None
     time_limit_s: float | None = None
     workers: int | None = None
@@ -139,7 +141,8 @@ class TrainConfig:
     def lesions(self) -> LesionAugmentation:
         """The shortcut-breaking augmentations of this run (all probabilities 0: none)."""
         return LesionAugmentation(self.mri_lesion_probability, self.metabolic_lesion_probability,
-                                  self.flair_drop_probability, self.lesion_focus_weight)
+                                  self.flair_drop_probability, self.lesion_focus_weight,
+                                  self.mri_invariance_weight)
 
     @property
     def uses_adversarial(self) -> bool:
@@ -292,9 +295,11 @@ class Trainer:
         enabled = self.config.amp and self.device.type == "cuda"
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=enabled)
 
-    def _forward(self, batch) -> torch.Tensor:
+    def _forward(self, batch, clean_mri: bool = False) -> torch.Tensor:
+        """The generator's maps for ``batch`` (with ``clean_mri``: for its MRI without the MRI-only lesions)."""
+        t1, flair = (batch.t1_clean, batch.flair_clean) if clean_mri else (batch.t1, batch.flair)
         with self._autocast():
-            output = self.g_model(batch.t1, batch.flair, batch.lr, batch.n, batch.metabolite, batch.lam)
+            output = self.g_model(t1, flair, batch.lr, batch.n, batch.metabolite, batch.lam)
         return output.float() * batch.mask
 
     def critic_step(self, batch) -> torch.Tensor:
@@ -313,11 +318,16 @@ class Trainer:
         return distance
 
     def generator_step(self, batch) -> dict[str, torch.Tensor]:
+        reference = None
+        if batch.t1_clean is not None:
+            with torch.no_grad():
+                reference = self._forward(batch, clean_mri=True)
         output = self._forward(batch)
         scores = self.score_pass(_critic_input(batch, output, self.critic_sees_mri)) if self.critic is not None else None
         loss, parts = generator_loss(output, batch.target, batch.mask, self.config.alpha, scores,
                                      batch.lam.to(self.device, non_blocking=True) if scores is not None else None,
-                                     batch.focus, self.config.lesion_focus_weight)
+                                     batch.focus, self.config.lesion_focus_weight,
+                                     reference, self.config.mri_invariance_weight)
         self.g_opt.zero_grad(set_to_none=True)
         loss.backward()
         self.g_opt.step()
