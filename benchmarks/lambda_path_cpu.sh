@@ -14,8 +14,10 @@
 # B1_EPOCHS, B2_EPOCHS, B3_EPOCHS: the last epoch of each stage (a smoke run: 1 2 3 with a tiny cohort).
 # CRITIC_INPUTS=maps: the same with a critic shown the maps alone (mrsisr-train --critic-inputs maps),
 # all epochs at B3's settings (RUN and OUT then default to *_blind).
+# INVARIANCE=W: add the MRI-lesion invariance term (mrsisr-train --mri-invariance W; suffix _inv<W>).
 set -uo pipefail
 CRITIC=${CRITIC_INPUTS:-mri+maps} SUFFIX=; [ "$CRITIC" = maps ] && SUFFIX=_blind
+INVARIANCE=${INVARIANCE:-0}; [ "$INVARIANCE" != 0 ] && SUFFIX=${SUFFIX}_inv$INVARIANCE
 PREPARED=${PREPARED:-prepared14} RUN=${RUN:-runs/lambda_path$SUFFIX} OUT=${OUT:-benchmarks/results/retrain14/lambda_path$SUFFIX}
 B1=${B1_EPOCHS:-11} B2=${B2_EPOCHS:-17} B3=${B3_EPOCHS:-21} EVAL_EPOCHS=${EVAL_EPOCHS:-11 13 16 20 21}
 [ -d "$PREPARED" ] || { echo "no $PREPARED: make it as benchmarks/finetune_default_cpu.sh does"; exit 1; }
@@ -30,6 +32,7 @@ for epoch in $(seq 1 "$B3"); do
   python3 -m mrsisr.training.cli "$PREPARED" "$RUN" --variant mcm --folds 5 --fold 0 --device "${DEVICE:-cpu}" \
       --mri-lesions 1.0 --metabolic-lesions 0.6 --flair-drop 0.2 --lesion-focus "$focus" \
       --init-weights "$INIT" --trainable sharpness --lam-zero-fraction "$zero" --adversarial --critic-inputs "$CRITIC" \
+      --mri-invariance "$INVARIANCE" \
       --epochs "$epoch" --quiet > /dev/null || exit 1
   cp "$RUN/model.safetensors" "$RUN.epochs/epoch$epoch.safetensors" || exit 1
 done
