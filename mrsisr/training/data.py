@@ -15,7 +15,8 @@ import torch
 
 from mrsisr import METABOLITES, TRAINED_MATRIX_SIZES, kspace
 from mrsisr.slices import SubjectSlices, map_scale, scale_mri
-from mrsisr.training.lesions import NO_LESION, LesionAugmentation, apply_lesions, draw_lesions, focus_of, voxel_mm
+from mrsisr.training.lesions import (NO_LESION, LesionAugmentation, apply_lesions, draw_lesions, focus_of,
+                                     mri_without_lesion, voxel_mm)
 
 __all__ = ["Batch", "BatchSampler", "make_batch", "augment", "Augmentation", "draw_augmentation",
            "apply_augmentation", "normalise_pair"]
@@ -144,11 +145,9 @@ def make_batch(items: list[tuple[SubjectSlices, int, int]], n: int, lam: float,
         if rng is not None:
             transform = draw_augmentation(rng)
             draw = draw_lesions(rng, lesions, mask) if lesions is not None and lesions.active else NO_LESION
-            clean_t1, clean_flair = t1, flair
+            clean_t1, clean_flair = mri_without_lesion(draw, t1, flair)
             if draw != NO_LESION:
                 voxel, slice_mm = voxel_mm(data.affine)
-                if keep_clean:
-                    _, clean_t1, clean_flair = apply_lesions(draw.without_mri_lesion(), hr, t1, flair, voxel, slice_mm)
                 hr, t1, flair = apply_lesions(draw, hr, t1, flair, voxel, slice_mm)
                 focus = focus_of(draw, hr.shape, voxel)
             sample = apply_augmentation(transform, hr, mask, t1, flair, focus)

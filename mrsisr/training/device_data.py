@@ -162,15 +162,14 @@ class DeviceDataset:
         t1, flair = self.t1[slice_index].float(), self.flair[slice_index].float()
         focus = torch.zeros(hr.shape, dtype=torch.float32, device=self.device)
         keep_clean = rng is not None and lesions is not None and lesions.keeps_clean_mri
-        clean_t1, clean_flair = t1, flair
+        clean_t1, clean_flair = t1, flair  # the MRI without its lesions: the FLAIR drop alone
+        if keep_clean and any(draw.drop_flair for draw in draws):
+            dropped = torch.tensor([draw.drop_flair for draw in draws], device=self.device)[:, None, None, None]
+            clean_flair = torch.where(dropped, flair_substitute(t1), flair)
         if any(draw != NO_LESION for draw in draws):
-            def packed_draws(chosen: list) -> torch.Tensor:
-                return torch.tensor([draw.vector() + list(voxel_mm(data.affine))
-                                     for draw, (data, _, _) in zip(chosen, items)], dtype=torch.float32).to(self.device)
-            if keep_clean:
-                _, clean_t1, clean_flair, _ = lesions_on_device(
-                    packed_draws([draw.without_mri_lesion() for draw in draws]), hr, t1, flair)
-            hr, t1, flair, focus = lesions_on_device(packed_draws(draws), hr, t1, flair)
+            lesion_params = torch.tensor([draw.vector() + list(voxel_mm(data.affine))
+                                          for draw, (data, _, _) in zip(draws, items)], dtype=torch.float32)
+            hr, t1, flair, focus = lesions_on_device(lesion_params.to(self.device), hr, t1, flair)
         if rng is not None:
             if keep_clean:
                 _, _, clean_t1, clean_flair = augment_on_device(params, hr, mask, clean_t1, clean_flair)

@@ -37,7 +37,7 @@ draws into the same arrays.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 
 import numpy as np
 from nibabel.affines import voxel_sizes
@@ -47,7 +47,7 @@ from mrsisr.lesions import NEIGHBOURHOOD_VOXELS, gaussian_blob, soft_ball
 from mrsisr.slices import flair_substitute
 
 __all__ = ["LesionAugmentation", "LesionDraw", "NO_LESION", "draw_lesions", "apply_lesions",
-           "mri_lesion_gain", "metabolic_lesion_gain", "lesion_focus", "focus_of", "voxel_mm",
+           "mri_lesion_gain", "metabolic_lesion_gain", "lesion_focus", "focus_of", "voxel_mm", "mri_without_lesion",
            "augmentations_record"]
 
 MRI_LESION_DIAMETERS_MM = (3.0, 15.0)
@@ -159,10 +159,6 @@ class LesionDraw:
     def has_metabolic_lesion(self) -> bool:
         return self.met_factor != 1.0
 
-    def without_mri_lesion(self) -> "LesionDraw":
-        """The same draw with its MRI-only lesion removed (the reference of the invariance term)."""
-        return replace(self, t1_factor=1.0, flair_factor=1.0)
-
     def vector(self) -> list[float]:
         """The draw as numbers (the device path's packed parameters), in field order."""
         return [float(value) for value in asdict(self).values()]
@@ -254,6 +250,12 @@ def focus_of(draw: LesionDraw, shape: tuple[int, int], voxel: float) -> np.ndarr
                          draw.has_mri_lesion, f32(draw.met_row), f32(draw.met_col), f32(draw.met_radius_mm),
                          draw.has_metabolic_lesion, f32(voxel))
     return focus.astype(f32)
+
+
+def mri_without_lesion(draw: LesionDraw, t1, flair):
+    """The MRI ``draw`` gives without its MRI-only lesion (the invariance term's reference): the
+    inputs as they are, with the FLAIR drop alone. NumPy or torch alike."""
+    return t1, (flair_substitute(t1) if draw.drop_flair else flair)
 
 
 def apply_lesions(draw: LesionDraw, hr: np.ndarray, t1: np.ndarray, flair: np.ndarray, voxel: float,
