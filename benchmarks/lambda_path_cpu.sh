@@ -15,9 +15,11 @@
 # CRITIC_INPUTS=maps: the same with a critic shown the maps alone (mrsisr-train --critic-inputs maps),
 # all epochs at B3's settings (RUN and OUT then default to *_blind).
 # INVARIANCE=W: add the MRI-lesion invariance term (mrsisr-train --mri-invariance W; suffix _inv<W>).
+# LEARNING_RATE=R: Adam's step for generator and critic (default the paper's 1e-4; suffix _lr<R>).
 set -uo pipefail
 CRITIC=${CRITIC_INPUTS:-mri+maps} SUFFIX=; [ "$CRITIC" = maps ] && SUFFIX=_blind
 INVARIANCE=${INVARIANCE:-0}; [ "$INVARIANCE" != 0 ] && SUFFIX=${SUFFIX}_inv$INVARIANCE
+LEARNING_RATE=${LEARNING_RATE:-1e-4}; [ "$LEARNING_RATE" != 1e-4 ] && SUFFIX=${SUFFIX}_lr$LEARNING_RATE
 PREPARED=${PREPARED:-prepared14} RUN=${RUN:-runs/lambda_path$SUFFIX} OUT=${OUT:-benchmarks/results/retrain14/lambda_path$SUFFIX}
 B1=${B1_EPOCHS:-11} B2=${B2_EPOCHS:-17} B3=${B3_EPOCHS:-21} EVAL_EPOCHS=${EVAL_EPOCHS:-11 13 16 20 21}
 [ -d "$PREPARED" ] || { echo "no $PREPARED: make it as benchmarks/finetune_default_cpu.sh does"; exit 1; }
@@ -32,7 +34,7 @@ for epoch in $(seq 1 "$B3"); do
   python3 -m mrsisr.training.cli "$PREPARED" "$RUN" --variant mcm --folds 5 --fold 0 --device "${DEVICE:-cpu}" \
       --mri-lesions 1.0 --metabolic-lesions 0.6 --flair-drop 0.2 --lesion-focus "$focus" \
       --init-weights "$INIT" --trainable sharpness --lam-zero-fraction "$zero" --adversarial --critic-inputs "$CRITIC" \
-      --mri-invariance "$INVARIANCE" \
+      --mri-invariance "$INVARIANCE" --learning-rate "$LEARNING_RATE" \
       --epochs "$epoch" --quiet > /dev/null || exit 1
   cp "$RUN/model.safetensors" "$RUN.epochs/epoch$epoch.safetensors" || exit 1
 done
