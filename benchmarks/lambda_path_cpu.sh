@@ -16,6 +16,9 @@
 # all epochs at B3's settings (RUN and OUT then default to *_blind).
 # INVARIANCE=W: add the MRI-lesion invariance term (mrsisr-train --mri-invariance W; suffix _inv<W>).
 # LEARNING_RATE=R: Adam's step for generator and critic (default the paper's 1e-4; suffix _lr<R>).
+# Every epoch's checkpoint (generator, critic, optimisers) is kept beside its weights: to go on from
+# epoch K at another step, copy $RUN.epochs/epochK.checkpoint.pt to NEW/checkpoint.pt and run
+# mrsisr-train NEW with this script's arguments, --learning-rate R2 and --epochs K+M.
 set -uo pipefail
 CRITIC=${CRITIC_INPUTS:-mri+maps} SUFFIX=; [ "$CRITIC" = maps ] && SUFFIX=_blind
 INVARIANCE=${INVARIANCE:-0}; [ "$INVARIANCE" != 0 ] && SUFFIX=${SUFFIX}_inv$INVARIANCE
@@ -37,6 +40,7 @@ for epoch in $(seq 1 "$B3"); do
       --mri-invariance "$INVARIANCE" --learning-rate "$LEARNING_RATE" \
       --epochs "$epoch" --quiet > /dev/null || exit 1
   cp "$RUN/model.safetensors" "$RUN.epochs/epoch$epoch.safetensors" || exit 1
+  cp "$RUN/checkpoint.pt" "$RUN.epochs/epoch$epoch.checkpoint.pt" || exit 1
 done
 cp "$RUN/log.csv" "$OUT/log.csv"
 

@@ -180,6 +180,23 @@ def test_batch_keeps_its_conditions_on_the_host(dataset_dir):
     assert batch.n.device.type == batch.metabolite.device.type == batch.lam.device.type == "cpu"
 
 
+def test_resume_with_a_new_learning_rate_uses_it_for_generator_and_critic(dataset_dir, tmp_path):
+    """A run continued at a decayed step (e.g. the λ-path fine-tune from a chosen epoch) must train at
+    the new rate, not the one the optimiser state was saved with, and keep the decays already made."""
+    subjects = load_dataset(dataset_dir)
+    Trainer(config(epochs=2, decay_every=1), subjects, tmp_path).run(progress=False)
+    resumed = Trainer(config(epochs=3, decay_every=1, learning_rate=2.5e-5), subjects, tmp_path)
+    assert resumed.load_checkpoint()
+    for optimiser in (resumed.g_opt, resumed.d_opt):
+        assert optimiser.param_groups[0]["lr"] == pytest.approx(2.5e-5 * 0.25)  # two decays of ×0.5 so far
+    resumed.run(progress=False)
+    log = json.loads((tmp_path / "log.json").read_text())
+    assert log[-1]["learning_rate"] == pytest.approx(2.5e-5 * 0.125)
+    assert resumed.d_opt.param_groups[0]["lr"] == pytest.approx(2.5e-5 * 0.125)
+    same = Trainer(config(epochs=3, decay_every=1), subjects, tmp_path / "unchanged")
+    assert not same.load_checkpoint() and same.g_opt.param_groups[0]["lr"] == pytest.approx(1e-4)
+
+
 def test_resume_refuses_a_checkpoint_of_another_run(dataset_dir, tmp_path):
     subjects = load_dataset(dataset_dir)
     Trainer(config(epochs=1, adversarial=False, max_steps=1), subjects, tmp_path).run(progress=False)

@@ -38,7 +38,9 @@ def _build_parser() -> argparse.ArgumentParser:
     recipe.add_argument("--epochs", type=int, default=100)
     recipe.add_argument("--max-steps", type=int, default=None, help="stop after this many generator steps")
     recipe.add_argument("--batch-size", type=int, default=8)
-    recipe.add_argument("--learning-rate", type=float, default=1e-4)
+    recipe.add_argument("--learning-rate", type=float, default=1e-4,
+                        help="Adam's step (generator and critic); given anew when resuming, it replaces the "
+                             "saved one and keeps the decays made so far")
     recipe.add_argument("--decay-every", type=int, default=40, help="epochs between ×0.5 learning-rate decays")
     recipe.add_argument("--adversarial", action=argparse.BooleanOptionalAction, default=None,
                         help="WGAN-GP term conditioned on λ (default: on for mcm only)")

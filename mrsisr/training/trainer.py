@@ -284,11 +284,23 @@ class Trainer:
             self.critic.load_state_dict(state["critic"])
             self.d_opt.load_state_dict(state["d_opt"])
             self.d_sched.load_state_dict(state["d_sched"])
+        if saved.get("learning_rate") != mine["learning_rate"]:
+            self._rebase_learning_rate(float(saved["learning_rate"]))
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
         self.batches_seen, self.wall_time = int(state["batches_seen"]), float(state["wall_time"])
         torch.set_rng_state(state["torch_rng"].cpu())
         self.history = json.loads(state["history"])
         return True
+
+    def _rebase_learning_rate(self, saved_rate: float) -> None:
+        """Make a resumed run's new ``learning_rate`` the base rate from here on, keeping the decays
+        already applied (loading the optimiser's state would otherwise bring back the saved rate)."""
+        pairs = [(self.g_opt, self.g_sched)] + ([(self.d_opt, self.d_sched)] if self.critic is not None else [])
+        for optimiser, scheduler in pairs:
+            for group in optimiser.param_groups:
+                group["lr"] *= self.config.learning_rate / saved_rate
+                group["initial_lr"] = self.config.learning_rate
+            scheduler.base_lrs = [self.config.learning_rate for _ in optimiser.param_groups]
 
     # ----------------------------------------------------------------------------- steps
     def _autocast(self):
