@@ -16,6 +16,9 @@
 # all epochs at B3's settings (RUN and OUT then default to *_blind).
 # INVARIANCE=W: add the MRI-lesion invariance term (mrsisr-train --mri-invariance W; suffix _inv<W>).
 # LEARNING_RATE=R: Adam's step for generator and critic (default the paper's 1e-4; suffix _lr<R>).
+# PIN_ZERO=1: keep the λ = 0 network exactly the packaged one (mrsisr-train --pin-lambda-zero; suffix
+# _pin); no batch is then spent at λ = 0 unless ZERO_FRACTION says otherwise.
+# ZERO_FRACTION=F: the share of batches at λ = 0 (default: as the stages above say, 0 with PIN_ZERO=1).
 # Every epoch's checkpoint (generator, critic, optimisers) is kept beside its weights: to go on from
 # epoch K at another step, copy $RUN.epochs/epochK.checkpoint.pt to NEW/checkpoint.pt and run
 # mrsisr-train NEW with this script's arguments, --learning-rate R2 and --epochs K+M.
@@ -23,6 +26,7 @@ set -uo pipefail
 CRITIC=${CRITIC_INPUTS:-mri+maps} SUFFIX=; [ "$CRITIC" = maps ] && SUFFIX=_blind
 INVARIANCE=${INVARIANCE:-0}; [ "$INVARIANCE" != 0 ] && SUFFIX=${SUFFIX}_inv$INVARIANCE
 LEARNING_RATE=${LEARNING_RATE:-1e-4}; [ "$LEARNING_RATE" != 1e-4 ] && SUFFIX=${SUFFIX}_lr$LEARNING_RATE
+PIN=(); [ "${PIN_ZERO:-0}" = 1 ] && { PIN=(--pin-lambda-zero); SUFFIX=${SUFFIX}_pin; ZERO_FRACTION=${ZERO_FRACTION:-0}; }
 PREPARED=${PREPARED:-prepared14} RUN=${RUN:-runs/lambda_path$SUFFIX} OUT=${OUT:-benchmarks/results/retrain14/lambda_path$SUFFIX}
 B1=${B1_EPOCHS:-11} B2=${B2_EPOCHS:-17} B3=${B3_EPOCHS:-21} EVAL_EPOCHS=${EVAL_EPOCHS:-11 13 16 20 21}
 [ -d "$PREPARED" ] || { echo "no $PREPARED: make it as benchmarks/finetune_default_cpu.sh does"; exit 1; }
@@ -34,10 +38,11 @@ for epoch in $(seq 1 "$B3"); do
   [ -f "$RUN.epochs/epoch$epoch.safetensors" ] && continue
   if [ "$CRITIC" = maps ]; then zero=0.5 focus=10
   elif [ "$epoch" -le "$B1" ]; then zero=0.1 focus=2; elif [ "$epoch" -le "$B2" ]; then zero=0.5 focus=6; else zero=0.5 focus=10; fi
+  zero=${ZERO_FRACTION:-$zero}
   python3 -m mrsisr.training.cli "$PREPARED" "$RUN" --variant mcm --folds 5 --fold 0 --device "${DEVICE:-cpu}" \
       --mri-lesions 1.0 --metabolic-lesions 0.6 --flair-drop 0.2 --lesion-focus "$focus" \
       --init-weights "$INIT" --trainable sharpness --lam-zero-fraction "$zero" --adversarial --critic-inputs "$CRITIC" \
-      --mri-invariance "$INVARIANCE" --learning-rate "$LEARNING_RATE" \
+      --mri-invariance "$INVARIANCE" --learning-rate "$LEARNING_RATE" "${PIN[@]}" \
       --epochs "$epoch" --quiet > /dev/null || exit 1
   cp "$RUN/model.safetensors" "$RUN.epochs/epoch$epoch.safetensors" || exit 1
   cp "$RUN/checkpoint.pt" "$RUN.epochs/epoch$epoch.checkpoint.pt" || exit 1

@@ -238,6 +238,40 @@ def test_sharpness_fine_tune_trains_the_lambda_path_only(dataset_dir, tmp_path):
     assert sharpness_parameters(build("unconditioned", base_features=2)) == []
 
 
+def _maps_at(model, lam: float) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(5)
+    t1, flair = torch.rand(2, 1, 3 * N, 3 * N, 3, generator=gen), torch.rand(2, 1, 3 * N, 3 * N, 3, generator=gen)
+    lr = torch.rand(2, 1, N, N, generator=gen)
+    with torch.no_grad():
+        return model.eval()(t1, flair, lr, torch.tensor([8, 8]), torch.tensor([0, 1]), torch.tensor([lam, lam]))
+
+
+def test_pinning_lambda_zero_keeps_the_initial_network_at_lambda_zero_only(dataset_dir, tmp_path):
+    subjects = load_dataset(dataset_dir)
+    torch.manual_seed(3)
+    network = build("mcm", **TINY)
+    with torch.no_grad():  # a "trained" start: the fresh network's output head is zero, which hides the λ path
+        for parameter in network.parameters():
+            parameter.add_(0.1 * torch.randn_like(parameter))
+    start = save_weights(network, tmp_path / "start.safetensors")
+    runs = {}
+    for pinned in (True, False):
+        trainer = Trainer(config(epochs=2, init_weights=str(start), trainable="sharpness", lam_zero_fraction=0.0,
+                                 learning_rate=5e-2, pin_lambda_zero=pinned), subjects, tmp_path / f"pinned{pinned}")
+        card = trainer.run(progress=False)
+        assert card["training"]["pin_lambda_zero"] is pinned
+        runs[pinned] = load_model(tmp_path / f"pinned{pinned}" / "model.safetensors")
+    initial = load_model(start)
+    scale = _maps_at(initial, 0.0).abs().max()
+    # pinned: the λ = 0 maps are the initial network's (float rounding), while λ = 0.1 has moved
+    torch.testing.assert_close(_maps_at(runs[True], 0.0), _maps_at(initial, 0.0), rtol=0, atol=1e-5 * scale)
+    assert (_maps_at(runs[True], 0.1) - _maps_at(initial, 0.1)).abs().max() > 5e-4 * scale
+    # without the pin the same fine-tune moves the λ = 0 network too
+    assert (_maps_at(runs[False], 0.0) - _maps_at(initial, 0.0)).abs().max() > 5e-4 * scale
+    with pytest.raises(ValueError, match="--trainable sharpness"):
+        TrainConfig(init_weights=str(start), pin_lambda_zero=True)
+
+
 def test_a_critic_without_the_mri_scores_the_maps_alone(dataset_dir, tmp_path, monkeypatch):
     subjects = load_dataset(dataset_dir)
     blind = Trainer(config(epochs=1, critic_inputs="maps"), subjects, tmp_path / "blind")

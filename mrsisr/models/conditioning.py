@@ -45,6 +45,7 @@ __all__ = [
     "ConditionalInstanceNorm",
     "AMLayerNorm",
     "sharpness_parameters",
+    "SharpnessOrigin",
 ]
 
 
@@ -161,6 +162,43 @@ def sharpness_parameters(model: nn.Module) -> list[nn.Parameter]:
             if source == "lam":
                 found.update((id(p), p) for p in (*trunk.parameters(), *head.parameters()))
     return list(found.values())
+
+
+class SharpnessOrigin:
+    """The λ = 0 conditioning of every λ-conditioned layer, recorded once and put back on demand.
+
+    A fine-tune of the λ path (:func:`sharpness_parameters`) moves the CIN MLPs' output at every λ,
+    λ = 0 included, so the reconstruction network drifts with the sharpness control. Calling
+    :meth:`restore` after each optimiser step shifts each head's bias by exactly the drift of
+    ``head(trunk(0))``: the λ = 0 network stays the recorded one (to float rounding) while the
+    trunk and the head's weights remain free to change what λ > 0 does. A projected gradient step:
+    the constraint "λ = 0 is the trained reconstruction network" holds after every step.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        self.layers: list[tuple[nn.Module, nn.Linear, torch.Tensor]] = []
+        for module in model.modules():
+            if isinstance(module, ConditionedLayer):
+                source, trunk, head = module.condition_parts()
+                if source == "lam":
+                    self.layers.append((trunk, head, self._at_zero(trunk, head).detach().clone()))
+
+    @staticmethod
+    def _at_zero(trunk: nn.Module, head: nn.Linear) -> torch.Tensor:
+        """``head(trunk(λ = 0))``: ``(head.out_features,)``."""
+        return head(trunk(torch.zeros(1, 1, dtype=head.weight.dtype, device=head.weight.device)))[0]
+
+    @torch.no_grad()
+    def restore(self) -> None:
+        """Make every layer's λ = 0 conditioning the recorded one again."""
+        for trunk, head, target in self.layers:
+            head.bias.add_(target.to(head.bias.device) - self._at_zero(trunk, head))
+
+    @torch.no_grad()
+    def drift(self) -> float:
+        """The largest absolute change of any λ = 0 conditioning value since it was recorded."""
+        return max((float((self._at_zero(trunk, head) - target.to(head.bias.device)).abs().max())
+                    for trunk, head, target in self.layers), default=0.0)
 
 
 def fold_depth(weight: torch.Tensor, replicated: bool = False) -> torch.Tensor:

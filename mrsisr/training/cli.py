@@ -55,6 +55,10 @@ def _build_parser() -> argparse.ArgumentParser:
     recipe.add_argument("--trainable", choices=TRAINABLE_PARTS, default="all",
                         help="which generator parameters train: all, or sharpness (only the λ path, the CIN MLPs; "
                              "an adversarial fine-tune of --init-weights that keeps the rest of the network)")
+    recipe.add_argument("--pin-lambda-zero", action="store_true",
+                        help="with --trainable sharpness: keep the network at λ = 0 exactly that of --init-weights "
+                             "(the λ path's output at λ = 0 is put back after every step), so that only λ > 0 "
+                             "learns to sharpen")
     recipe.add_argument("--matrix-sizes", type=int, nargs="+", default=list(TRAINED_MATRIX_SIZES))
     recipe.add_argument("--no-augment", dest="augment", action="store_false", help="no augmentation at all")
     shortcut = parser.add_argument_group("augmentations against the MRI→map shortcut (per-sample probabilities; "
@@ -130,7 +134,8 @@ def _config(args: argparse.Namespace) -> TrainConfig:
         metabolic_lesion_probability=args.metabolic_lesions, flair_drop_probability=args.flair_drop,
         lesion_focus_weight=args.lesion_focus, mri_invariance_weight=args.mri_invariance,
         time_limit_s=args.time_limit, workers=args.workers, device_data=args.device_data,
-        graph_capture=args.graph_capture, init_weights=_init_weights(args.init_weights), trainable=args.trainable)
+        graph_capture=args.graph_capture, init_weights=_init_weights(args.init_weights), trainable=args.trainable,
+        pin_lambda_zero=args.pin_lambda_zero)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,7 +28,7 @@ from mrsisr import TRAINED_MATRIX_SIZES, __version__
 from mrsisr.losses import critic_loss, generator_loss
 from mrsisr.metrics import map_metrics, sharpness
 from mrsisr.models import build, variant_spec
-from mrsisr.models.conditioning import sharpness_parameters
+from mrsisr.models.conditioning import SharpnessOrigin, sharpness_parameters
 from mrsisr.models.unet import upsample_to_depth3
 from mrsisr.models.runtime import resolve_device, tune_cpu_allocator
 from mrsisr.models.weights import load_model, save_weights, sha256
@@ -108,6 +108,10 @@ class TrainConfig:
     #: of mrsisr.models.conditioning.sharpness_parameters), for an adversarial fine-tune that leaves the
     #: λ = 0 network's convolutions as they were
     trainable: str = "all"
+    #: with ``trainable == "sharpness"``: after every step, put the λ path's output at λ = 0 back to the
+    #: initial network's (mrsisr.models.conditioning.SharpnessOrigin), so the λ = 0 network stays the
+    #: reconstruction network it was and only λ > 0 learns to sharpen
+    pin_lambda_zero: bool = False
     #: the critic's inputs: "mri+maps" (T1w, FLAIR, LR ↑, map ↑: the paper's) or "maps" (LR ↑, map ↑), a
     #: critic that cannot reward a map for following the MRI's edges
     critic_inputs: str = "mri+maps"
@@ -136,6 +140,9 @@ class TrainConfig:
                 raise ValueError(f"--trainable sharpness trains the λ path on the adversarial term: it needs "
                                  f"--adversarial and a variant that takes λ (not {self.variant!r} "
                                  f"{'with' if self.uses_adversarial else 'without'} the adversarial term)")
+        if self.pin_lambda_zero and self.trainable != "sharpness":
+            raise ValueError("--pin-lambda-zero keeps the λ = 0 network of a λ-path fine-tune: it needs "
+                             "--trainable sharpness (training every weight moves the λ = 0 network anyway)")
 
     @property
     def lesions(self) -> LesionAugmentation:
@@ -178,6 +185,7 @@ class Trainer:
         self.generator = build(config.variant, **config.model).to(self.device)
         if config.init_weights:
             self._initialise_from(config.init_weights)
+        self.lambda_zero = SharpnessOrigin(self.generator) if config.pin_lambda_zero else None
         self.sampler = BatchSampler(self.train_data, config.batch_size, config.matrix_sizes,
                                     config.lam_max if config.uses_adversarial else 0.0, config.lam_zero_fraction)
         map_size = self.train_data[0].maps.shape[-1]
@@ -343,6 +351,8 @@ class Trainer:
         self.g_opt.zero_grad(set_to_none=True)
         loss.backward()
         self.g_opt.step()
+        if self.lambda_zero is not None:
+            self.lambda_zero.restore()
         return parts
 
     # ----------------------------------------------------------------------------- loop
