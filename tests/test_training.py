@@ -260,6 +260,7 @@ def test_pinning_lambda_zero_keeps_the_initial_network_at_lambda_zero_only(datas
                                  learning_rate=5e-2, pin_lambda_zero=pinned), subjects, tmp_path / f"pinned{pinned}")
         card = trainer.run(progress=False)
         assert card["training"]["pin_lambda_zero"] is pinned
+        assert (trainer.lambda_zero.drift() < 1e-6) if pinned else trainer.lambda_zero is None
         runs[pinned] = load_model(tmp_path / f"pinned{pinned}" / "model.safetensors")
     initial = load_model(start)
     scale = _maps_at(initial, 0.0).abs().max()
