@@ -156,12 +156,20 @@ def sharpness_parameters(model: nn.Module) -> list[nn.Parameter]:
     (``mrsisr-train --trainable sharpness``); empty for a network that does not take λ.
     """
     found: dict[int, nn.Parameter] = {}
+    for trunk, head in _sharpness_paths(model):
+        found.update((id(p), p) for p in (*trunk.parameters(), *head.parameters()))
+    return list(found.values())
+
+
+def _sharpness_paths(model: nn.Module) -> list[tuple[nn.Module, nn.Linear]]:
+    """``(trunk, head)`` of every layer conditioned on λ, each pair once."""
+    paths: dict[tuple[int, int], tuple[nn.Module, nn.Linear]] = {}
     for module in model.modules():
         if isinstance(module, ConditionedLayer):
             source, trunk, head = module.condition_parts()
             if source == "lam":
-                found.update((id(p), p) for p in (*trunk.parameters(), *head.parameters()))
-    return list(found.values())
+                paths.setdefault((id(trunk), id(head)), (trunk, head))
+    return list(paths.values())
 
 
 class SharpnessOrigin:
@@ -176,12 +184,8 @@ class SharpnessOrigin:
     """
 
     def __init__(self, model: nn.Module) -> None:
-        self.layers: list[tuple[nn.Module, nn.Linear, torch.Tensor]] = []
-        for module in model.modules():
-            if isinstance(module, ConditionedLayer):
-                source, trunk, head = module.condition_parts()
-                if source == "lam":
-                    self.layers.append((trunk, head, self._at_zero(trunk, head).detach().clone()))
+        with torch.no_grad():
+            self.layers = [(trunk, head, self._at_zero(trunk, head)) for trunk, head in _sharpness_paths(model)]
 
     @staticmethod
     def _at_zero(trunk: nn.Module, head: nn.Linear) -> torch.Tensor:
@@ -192,12 +196,12 @@ class SharpnessOrigin:
     def restore(self) -> None:
         """Make every layer's λ = 0 conditioning the recorded one again."""
         for trunk, head, target in self.layers:
-            head.bias.add_(target.to(head.bias.device) - self._at_zero(trunk, head))
+            head.bias.add_(target - self._at_zero(trunk, head))
 
     @torch.no_grad()
     def drift(self) -> float:
         """The largest absolute change of any λ = 0 conditioning value since it was recorded."""
-        return max((float((self._at_zero(trunk, head) - target.to(head.bias.device)).abs().max())
+        return max((float((self._at_zero(trunk, head) - target).abs().max())
                     for trunk, head, target in self.layers), default=0.0)
 
 
