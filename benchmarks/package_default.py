@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     full = load_model(source)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     target = save_weights(full, args.out_dir / "mcm_default.safetensors", half=True,
-                          extra={"augmentations": metadata["augmentations"]} if "augmentations" in metadata else None)
+                          extra={key: metadata[key] for key in ("augmentations", "lambda_origin") if key in metadata})
     if args.stages:
         join_stage_logs(args.stages, args.out_dir / "mcm_default_log.csv", args.first_stage)
     else:

@@ -94,6 +94,35 @@ def test_shared_condition_fast_path_equals_per_sample_path():
     torch.testing.assert_close(fast, reference, atol=1e-5, rtol=0)
 
 
+def test_recentring_sharpness_moves_lambda_zero_to_the_origin_and_keeps_the_top():
+    import copy
+
+    from mrsisr.models.conditioning import ConditionalInstanceNorm, recentre_sharpness
+
+    torch.manual_seed(3)
+    original = build("mcm", **TINY, data_consistency=False).eval()
+    with torch.no_grad():  # a λ path that visibly acts (the fresh heads start near plain IN)
+        for layer in original.modules():
+            if isinstance(layer, ConditionalInstanceNorm):
+                layer.to_affine.weight.normal_(0, 1.0)
+    recentred = copy.deepcopy(original)
+    assert recentre_sharpness(recentred, origin=0.03) > 0
+    t1, flair, lr = inputs(2, seed=5)
+    n, met = torch.tensor([12, 12]), torch.tensor([1, 4])
+
+    def run(model, lam):
+        with torch.no_grad():
+            return model(t1, flair, lr, n, met, torch.full((2,), lam))
+
+    for lam in (0.0, 0.05, 0.1):
+        torch.testing.assert_close(run(recentred, lam), run(original, 0.03 + lam * 0.7), atol=1e-6, rtol=0)
+    assert (run(recentred, 0.0) - run(original, 0.0)).abs().max() > 5e-4
+    assert recentre_sharpness(build("filter-scaling-met", **TINY), origin=0.03) == 0
+    for origin in (-0.01, 0.1):
+        with pytest.raises(ValueError, match="must lie in"):
+            recentre_sharpness(recentred, origin=origin)
+
+
 def test_metabolite_list_matches_embedding():
     model = build("filter-scaling-met", **TINY)
     embedding = next(m for m in model.modules() if isinstance(m, torch.nn.Embedding))

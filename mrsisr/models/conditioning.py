@@ -46,6 +46,7 @@ __all__ = [
     "AMLayerNorm",
     "sharpness_parameters",
     "SharpnessOrigin",
+    "recentre_sharpness",
 ]
 
 
@@ -203,6 +204,31 @@ class SharpnessOrigin:
         """The largest absolute change of any λ = 0 conditioning value since it was recorded."""
         return max((float((self._at_zero(trunk, head) - target).abs().max())
                     for trunk, head, target in self.layers), default=0.0)
+
+
+@torch.no_grad()
+def recentre_sharpness(model: nn.Module, origin: float, top: float = SHARPNESS_SCALE) -> int:
+    """Make λ = 0 the network's former λ = ``origin`` and keep λ = ``top`` where it was; in place.
+
+    Every λ path reads ``λ / 0.1`` through a first ``Linear(1 → width)``. Substituting
+    ``λ ↦ origin + λ · (top − origin) / top`` into that layer is an exact affine change of its
+    weight and bias, so the recentred network at λ is, to float rounding, the original one at
+    ``origin + λ · (top − origin) / top``: the trained range ``[0, top]`` becomes ``[origin, top]``
+    and the weights format is unchanged. Used to start the sharpness control at the λ of highest
+    fidelity when a λ-path fine-tune leaves that optimum slightly above λ = 0. Returns the number of
+    λ paths changed (0 for a network that does not take λ).
+    """
+    if not 0.0 <= origin < top:
+        raise ValueError(f"the new λ = 0 must lie in [0, {top}), got {origin}")
+    scale = (top - origin) / top
+    shift = origin / SHARPNESS_SCALE
+    first_layers = {id(trunk[0]): trunk[0] for trunk, _ in _sharpness_paths(model)}
+    for first in first_layers.values():
+        if not (isinstance(first, nn.Linear) and first.in_features == 1):
+            raise TypeError(f"a λ path must start with Linear(1 → width), found {first}")
+        first.bias.add_(first.weight[:, 0] * shift)
+        first.weight.mul_(scale)
+    return len(first_layers)
 
 
 def fold_depth(weight: torch.Tensor, replicated: bool = False) -> torch.Tensor:
