@@ -72,6 +72,7 @@ class MethodsFacts:
     model_variant: str | None = None
     model_sha256: str | None = None
     placeholder_model: bool = False
+    lambda_origin: float = 0.0
     simulated: bool = False
     ratios: tuple[str, ...] = ()
     ratio_floor_fraction: float | None = None
@@ -165,6 +166,12 @@ def _mrsi(facts: MethodsFacts) -> str:
     if facts.model_variant or facts.model_sha256:
         text += f" with the {facts.model_variant or ''} model (weights SHA-256 {str(facts.model_sha256)[:12]}…)"
     text += ". "
+    if facts.lambda_origin:
+        from mrsisr.models.conditioning import SHARPNESS_SCALE
+
+        text += (f"The sharpness control of these weights starts at the trained λ = {facts.lambda_origin:g} (the λ of "
+                 f"highest fidelity on validation subjects): a requested λ stands for the trained "
+                 f"λ = {facts.lambda_origin:g} + {1 - facts.lambda_origin / SHARPNESS_SCALE:g}·λ. ")
     if facts.placeholder_model:
         text += "These weights are a placeholder (untrained) model: the maps must not be interpreted. "
     if facts.missing_metabolites:
@@ -242,6 +249,7 @@ def facts_from_sidecar(meta: dict, *, metabolites, sharpness, ratios=(), output_
         field_strength_t=field_strength_t, voxel_size_mm=tuple(voxel_size_mm) if voxel_size_mm else None,
         thresholds=dict(meta.get("QualityThresholds", {})), model_variant=model.get("Variant"),
         model_sha256=model.get("Sha256"), placeholder_model=bool(model.get("Placeholder", False)),
+        lambda_origin=float(model.get("SharpnessOrigin", 0.0)),
         simulated=bool(meta.get("SimulatedAcquisition", False)), ratios=tuple(ratios),
         ratio_floor_fraction=RATIO_DENOMINATOR_FLOOR if ratios else None, output_spaces=tuple(output_spaces),
         versions=dict(meta.get("ProcessingSoftware", {})))

@@ -20,7 +20,7 @@ import torch
 from mrsisr import METABOLITES, TRAINED_MATRIX_SIZES, kspace
 from mrsisr.defaults import BATCH_SIZE
 from mrsisr.models.runtime import resolve_device, tune_cpu_allocator
-from mrsisr.models.weights import load_model, sha256
+from mrsisr.models.weights import load_model, read_metadata, sha256
 from mrsisr.slices import map_scale, scale_mri
 
 __all__ = ["DEFAULT_WEIGHTS", "ModelInfo", "load_for_inference", "super_resolve_maps", "super_resolve_volume",
@@ -39,6 +39,9 @@ class ModelInfo:
     sha256: str
     placeholder: bool
     description: str
+    #: the trained λ that this network's λ = 0 is (``lambda_origin`` of a network recentred by
+    #: :func:`mrsisr.models.conditioning.recentre_sharpness`; 0 otherwise)
+    lambda_origin: float = 0.0
 
     def to_dict(self) -> dict:
         return dict(vars(self))
@@ -56,7 +59,8 @@ def load_for_inference(weights: str | Path | None = None, device: str = "auto",
     card = json.loads(card_path.read_text()) if card_path.is_file() else {}
     info = ModelInfo(variant=model.variant, weights=str(path), sha256=sha256(path),
                      placeholder=bool(card.get("placeholder", False)),
-                     description=str(card.get("description", card.get("name", path.stem))))
+                     description=str(card.get("description", card.get("name", path.stem))),
+                     lambda_origin=float(read_metadata(path).get("lambda_origin", 0.0)))
     return model, info
 
 

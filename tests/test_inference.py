@@ -196,3 +196,29 @@ def test_batch_size_defaults_come_from_mrsisr_defaults():
                      runner.mismatch_study):
         assert inspect.signature(function).parameters["batch_size"].default == defaults.BATCH_SIZE == 8
     assert evaluate_cli.parse_args(["data"]).batch_size == defaults.BATCH_SIZE
+
+
+def test_a_recentred_network_says_where_its_sharpness_starts(tmp_path):
+    """A network recentred at λ* reports it: in ModelInfo, in every per-λ sidecar, in the methods text."""
+    from mrsisr.bids_app.boilerplate import facts_from_sidecar, methods_markdown
+    from mrsisr.models.conditioning import recentre_sharpness
+    from mrsisr.workflows.outputs import mrsi_sidecars
+
+    model = build("mcm", base_features=2, latent_width=4, sharpness_width=4)
+    recentre_sharpness(model, 0.02)
+    path = save_weights(model, tmp_path / "recentred.safetensors", extra={"lambda_origin": 0.02})
+    _, info = load_for_inference(path, "cpu")
+    assert info.lambda_origin == pytest.approx(0.02)
+    _, _, _, per_lambda = mrsi_sidecars([0.0, 0.05, 0.1], 64, None, None, 16, info.to_dict(), [0], {}, [],
+                                        "python", "python")
+    assert [side["TrainedSharpness"] for side in per_lambda] == pytest.approx([0.02, 0.06, 0.1])
+    assert [side["Sharpness"] for side in per_lambda] == [0.0, 0.05, 0.1]
+    assert per_lambda[0]["Model"]["SharpnessOrigin"] == pytest.approx(0.02)
+    text = methods_markdown(facts_from_sidecar(per_lambda[0], metabolites=["NAA"], sharpness=[0.0, 0.05]))
+    assert "starts at the trained λ = 0.02" in text and "0.02 + 0.8·λ" in text
+    _, plain = load_for_inference(save_weights(build("mcm", base_features=2, latent_width=4, sharpness_width=4),
+                                               tmp_path / "plain.safetensors"), "cpu")
+    _, _, _, plain_sidecars = mrsi_sidecars([0.03], 64, None, None, 16, plain.to_dict(), [0], {}, [], "python", "python")
+    assert plain.lambda_origin == 0.0 and plain_sidecars[0]["TrainedSharpness"] == 0.03
+    assert "trained λ" not in methods_markdown(facts_from_sidecar(plain_sidecars[0], metabolites=["NAA"],
+                                                                  sharpness=[0.03]))

@@ -36,6 +36,7 @@ def software_versions() -> dict:
 
 def anat_sidecars(sources: list, skullstrip_backend: str, coreg_backend: str) -> tuple:
     """Sidecars of the brain mask, the co-registered FLAIR and the transform."""
+    from mrsisr.models.conditioning import trained_sharpness
     from mrsisr.workflows.outputs import software_versions
 
     versions = software_versions()
@@ -57,6 +58,7 @@ def mrsi_sidecars(
     coreg_backend: str,
 ) -> tuple:
     """Sidecars of the quality mask, zero-filled map, output mask and one per λ (same order)."""
+    from mrsisr.models.conditioning import trained_sharpness
     from mrsisr.workflows.outputs import software_versions
 
     thresholds = dict(thresholds)
@@ -69,13 +71,15 @@ def mrsi_sidecars(
         "Sources": list(sources), "ProcessingSoftware": software_versions(), **notes,
     }
     model = {"Variant": model_info.get("variant"), "File": str(model_info.get("weights")),
-             "Sha256": model_info.get("sha256"), "Placeholder": bool(model_info.get("placeholder", False))}
+             "Sha256": model_info.get("sha256"), "Placeholder": bool(model_info.get("placeholder", False)),
+             "SharpnessOrigin": float(model_info.get("lambda_origin", 0.0))}
     quality = dict(common, Description="Voxels kept by the quality filter (1) on the acquired MRSI grid")
     zero_filled = dict(common, Description="Zero-filled reconstruction (k-space zero-padding to N×N), magnitude",
                        Units="institutional units (as the fitting tool wrote them)")
     out_mask = dict(common, Description="Output mask on the N-grid (quality mask and selected slices)")
     per_lambda = [dict(common, Description="Super-resolved metabolite map (multi-encoder UNet with MCM)",
-                       Sharpness=float(lam), Model=model, Units="institutional units") for lam in sharpness]
+                       Sharpness=float(lam), TrainedSharpness=round(trained_sharpness(float(lam), model["SharpnessOrigin"]), 6),
+                       Model=model, Units="institutional units") for lam in sharpness]
     return quality, zero_filled, out_mask, per_lambda
 
 

@@ -47,6 +47,7 @@ __all__ = [
     "sharpness_parameters",
     "SharpnessOrigin",
     "recentre_sharpness",
+    "trained_sharpness",
 ]
 
 
@@ -229,6 +230,11 @@ def recentre_sharpness(model: nn.Module, origin: float, top: float = SHARPNESS_S
         first.bias.add_(first.weight[:, 0] * shift)
         first.weight.mul_(scale)
     return len(first_layers)
+
+
+def trained_sharpness(lam: float, origin: float, top: float = SHARPNESS_SCALE) -> float:
+    """The λ a network recentred at ``origin`` (:func:`recentre_sharpness`) was trained at for a given λ."""
+    return origin + lam * (top - origin) / top
 
 
 def fold_depth(weight: torch.Tensor, replicated: bool = False) -> torch.Tensor:
