@@ -3,10 +3,12 @@
     python benchmarks/package_default.py runs/mcm_augmented            # writes mrsisr/data/mcm_default.*
     python benchmarks/package_default.py runs/mcm_augmented --out-dir /tmp/check
     python benchmarks/package_default.py runs/mcm_finetuned --stages runs/mcm_finetuned.stage2 runs/mcm_finetuned
+    python benchmarks/package_default.py runs/pin_recentred --append-stage 4   # a stage on top of the shipped one
 
 Writes ``mcm_default.safetensors`` (float16, the run's augmentation record in its metadata) and
 ``mcm_default_log.csv`` (the run's per-epoch log; with ``--stages``, the logs of the fine-tuning
-stages that led to it, one after the other, numbered in a ``stage`` column), and prints the largest difference between the
+stages that led to it, one after the other, numbered in a ``stage`` column; with ``--append-stage K``,
+the shipped log with the run's rows added as stage K), and prints the largest difference between the
 float16 and the float32 network on random [0, 1] inputs of the paper's geometry. The machine-readable
 card (``mcm_default.json``) and ``MODEL_CARD.md`` are written by hand from the run's ``model.json``
 and the evaluation: they state results that no script can invent.
@@ -42,6 +44,20 @@ def largest_half_precision_difference(full: torch.nn.Module, half: torch.nn.Modu
     return worst
 
 
+def _read_rows(path: Path) -> list[dict]:
+    with open(path, newline="") as stream:
+        return list(csv.DictReader(stream))
+
+
+def _write_rows(rows: list[dict], target: Path) -> None:
+    """One CSV table of rows whose keys may differ (the union of the keys, in order of appearance)."""
+    keys = list(dict.fromkeys(key for row in rows for key in row))
+    with open(target, "w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def join_stage_logs(stages: list[Path], target: Path, first_stage: int) -> None:
     """Write the ``log.csv`` of each stage folder, in order, as one table with a ``stage`` column."""
     rows = []
@@ -49,15 +65,10 @@ def join_stage_logs(stages: list[Path], target: Path, first_stage: int) -> None:
         if not (folder / "log.csv").exists():  # stopped before its first epoch ended: nothing logged
             print(f"package_default: {folder} has no log.csv (no finished epoch); its stage is left out of the log")
             continue
-        with open(folder / "log.csv", newline="") as stream:
-            rows += [{"stage": number, **row} for row in csv.DictReader(stream)]
+        rows += [{"stage": number, **row} for row in _read_rows(folder / "log.csv")]
     if not rows:
         raise SystemExit(f"package_default: none of {', '.join(map(str, stages))} has a log.csv")
-    keys = list(dict.fromkeys(key for row in rows for key in row))
-    with open(target, "w", newline="") as stream:
-        writer = csv.DictWriter(stream, fieldnames=keys)
-        writer.writeheader()
-        writer.writerows(rows)
+    _write_rows(rows, target)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,8 +78,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stages", type=Path, nargs="+", metavar="RUN",
                         help="the fine-tuning stages' run folders, in order, whose logs make the shipped log")
     parser.add_argument("--first-stage", type=int, default=2, help="the number of the first --stages folder")
+    parser.add_argument("--append-stage", type=int, metavar="K",
+                        help="keep the shipped log (a stage table) and add the run's rows as stage K")
     args = parser.parse_args(argv)
+    if args.stages and args.append_stage is not None:
+        parser.error("--stages and --append-stage are exclusive")
     source = args.run_dir / "model.safetensors"
+    shipped_log = DATA / "mcm_default_log.csv"
+    if args.append_stage is not None:
+        stages = _read_rows(shipped_log)
+        if not stages or "stage" not in stages[0] or any(int(row["stage"]) >= args.append_stage for row in stages):
+            raise SystemExit(f"package_default: {shipped_log} must be a stage table with stages below {args.append_stage}")
+        appended = stages + [{"stage": args.append_stage, **row} for row in _read_rows(args.run_dir / "log.csv")]
     metadata = read_metadata(source)
     full = load_model(source)
     args.out_dir.mkdir(parents=True, exist_ok=True)
@@ -76,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
                           extra={key: metadata[key] for key in ("augmentations", "lambda_origin") if key in metadata})
     if args.stages:
         join_stage_logs(args.stages, args.out_dir / "mcm_default_log.csv", args.first_stage)
+    elif args.append_stage is not None:
+        _write_rows(appended, args.out_dir / "mcm_default_log.csv")
     else:
         shutil.copyfile(args.run_dir / "log.csv", args.out_dir / "mcm_default_log.csv")
     difference = largest_half_precision_difference(full, load_model(target))

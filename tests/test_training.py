@@ -379,6 +379,19 @@ def test_weights_record_the_metabolite_order_and_the_loader_checks_it(tmp_path, 
     assert load_model(save_weights(build("filter-scaling", **TINY), tmp_path / "fs.safetensors"))  # no embedding
 
 
+def test_the_shipped_card_describes_the_shipped_weights():
+    """mcm_default.json names the packaged file's digest and its sharpness origin, as the app reports them."""
+    from mrsisr.inference import DEFAULT_WEIGHTS, load_for_inference
+    from mrsisr.models.weights import read_metadata, sha256
+
+    card = json.loads(DEFAULT_WEIGHTS.with_suffix(".json").read_text())
+    assert card["weights_sha256"] == sha256(DEFAULT_WEIGHTS) and card["placeholder"] is False
+    origin = float(read_metadata(DEFAULT_WEIGHTS).get("lambda_origin", 0.0))
+    assert origin == card.get("lambda_origin", {}).get("value", 0.0)
+    _, info = load_for_inference(DEFAULT_WEIGHTS, "cpu")
+    assert info.lambda_origin == origin and info.sha256 == card["weights_sha256"]
+
+
 def test_torchrun_data_parallel_training_on_cpu(dataset_dir, tmp_path):
     """Two processes (gloo) train one model through DistributedDataParallel."""
     import os
