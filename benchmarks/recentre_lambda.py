@@ -26,7 +26,7 @@ import numpy as np
 
 from mrsisr.evaluation import runner
 from mrsisr.evaluation.summary import group_means
-from mrsisr.models.conditioning import SHARPNESS_SCALE, recentre_sharpness
+from mrsisr.models.conditioning import SHARPNESS_SCALE, recentre_sharpness, trained_sharpness
 from mrsisr.models.weights import load_model, read_metadata, save_weights
 from mrsisr.slices import every_kth_slice, kfold_split, load_dataset
 
@@ -88,9 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     for lam in grid:
         mark = " ← new λ = 0" if lam == origin else ""
         print(f"| {lam:g} | {table[lam]['psnr']:.3f} | {table[lam]['ssim']:.4f} | {table[lam]['sharpness']:.4f}{mark} |")
-    scale = (SHARPNESS_SCALE - origin) / SHARPNESS_SCALE
     print(f"validation subjects {', '.join(subjects)}: λ = 0 is now the former λ = {origin:g}; "
-          f"λ maps to {origin:g} + {scale:g}·λ; wrote {args.out_dir / 'model.safetensors'}")
+          f"λ maps to {origin:g} + {trained_sharpness(1.0, origin) - origin:g}·λ; wrote {args.out_dir / 'model.safetensors'}")
     return 0
 
 

@@ -167,11 +167,12 @@ def _mrsi(facts: MethodsFacts) -> str:
         text += f" with the {facts.model_variant or ''} model (weights SHA-256 {str(facts.model_sha256)[:12]}…)"
     text += ". "
     if facts.lambda_origin:
-        from mrsisr.models.conditioning import SHARPNESS_SCALE
+        from mrsisr.models.conditioning import trained_sharpness
 
+        slope = trained_sharpness(1.0, facts.lambda_origin) - facts.lambda_origin
         text += (f"The sharpness control of these weights starts at the trained λ = {facts.lambda_origin:g} (the λ of "
                  f"highest fidelity on validation subjects): a requested λ stands for the trained "
-                 f"λ = {facts.lambda_origin:g} + {1 - facts.lambda_origin / SHARPNESS_SCALE:g}·λ. ")
+                 f"λ = {facts.lambda_origin:g} + {slope:g}·λ. ")
     if facts.placeholder_model:
         text += "These weights are a placeholder (untrained) model: the maps must not be interpreted. "
     if facts.missing_metabolites:
